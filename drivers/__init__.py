@@ -1,0 +1,1 @@
+"""Drivers: one contract (`drivers.base.Driver`) and its adapters, found through entry points."""

@@ -1,0 +1,262 @@
+"""The intent graph: what the fabric must hold, in a network engineer's words.
+
+Every object is a frozen pydantic model with a stable `key`, the `devices` it lands on and its
+`provenance` (the Kubernetes objects and fields it came from). Two families:
+
+* logical objects (`PodSubnet`, `NodeAttachment`, `ServiceVip`) explain the fabric; they hold no
+  configuration of their own;
+* realized objects (`Vrf`, `PrefixList`, `BgpPeering`, `StaticRoute`) are configuration on one
+  device; drivers observe and change exactly these.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable, Iterator
+from typing import Annotated, Any, ClassVar, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+
+from intent.errors import IntentError
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+OWNER = "fabric-intent"
+NAME_PREFIX = "FI-"
+DESCRIPTION_PREFIX = "fabric-intent:"
+
+
+class SourceRef(BaseModel):
+    """One Kubernetes object (and field) an intent object came from."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: str
+    name: str
+    namespace: str | None = None
+    field: str | None = None
+    detail: str | None = None
+
+    def __str__(self) -> str:
+        who = f"{self.kind} {self.namespace}/{self.name}" if self.namespace else f"{self.kind} {self.name}"
+        text = f"{who} .{self.field}" if self.field else who
+        return f"{text} ({self.detail})" if self.detail else text
+
+
+class IntentObject(BaseModel):
+    """Base of every intent object."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    realized: ClassVar[bool] = False
+    provenance: tuple[SourceRef, ...] = ()
+
+    @property
+    def key(self) -> str:
+        raise NotImplementedError
+
+    @property
+    def devices(self) -> tuple[str, ...]:
+        raise NotImplementedError
+
+    def describe(self) -> str:
+        """A short phrase for reports: `static route 10.244.3.0/24 via 192.168.1.13`."""
+        raise NotImplementedError
+
+    def config(self) -> dict[str, Any]:
+        """The configuration this object stands for: everything but provenance, JSON-ready."""
+        return self.model_dump(mode="json", exclude={"provenance"})
+
+
+class DeviceObject(IntentObject):
+    """An intent object that is configuration on one device."""
+
+    realized: ClassVar[bool] = True
+    device: str
+
+    @property
+    def devices(self) -> tuple[str, ...]:
+        return (self.device,)
+
+
+class PodSubnet(IntentObject):
+    kind: Literal["pod-subnet"] = "pod-subnet"
+    node: str
+    prefix: IPNetwork
+    leaves: tuple[str, ...]
+
+    @property
+    def key(self) -> str:
+        return f"pod-subnet:{self.prefix}"
+
+    @property
+    def devices(self) -> tuple[str, ...]:
+        return self.leaves
+
+    def describe(self) -> str:
+        return f"pod subnet {self.prefix} of node {self.node}"
+
+
+class NodeAttachment(IntentObject):
+    kind: Literal["node-attachment"] = "node-attachment"
+    node: str
+    rack: str
+    address: IPAddress
+    leaves: tuple[str, ...]
+    routing_mode: Literal["static", "bgp"]
+
+    @property
+    def key(self) -> str:
+        return f"node-attachment:{self.node}"
+
+    @property
+    def devices(self) -> tuple[str, ...]:
+        return self.leaves
+
+    def describe(self) -> str:
+        return f"node {self.node} at {self.address} on {', '.join(self.leaves)} ({self.routing_mode})"
+
+
+class ServiceVip(IntentObject):
+    kind: Literal["service-vip"] = "service-vip"
+    address: IPAddress
+    service: str  # namespace/name
+    traffic_policy: Literal["Cluster", "Local"]
+    nodes: tuple[str, ...]  # nodes that announce it
+    leaves: tuple[str, ...]
+
+    @property
+    def key(self) -> str:
+        return f"service-vip:{self.address}"
+
+    @property
+    def devices(self) -> tuple[str, ...]:
+        return self.leaves
+
+    def describe(self) -> str:
+        return f"service VIP {self.address} of {self.service} via {len(self.nodes)} node(s)"
+
+
+class Vrf(DeviceObject):
+    kind: Literal["vrf"] = "vrf"
+    name: str
+
+    @property
+    def key(self) -> str:
+        return f"vrf:{self.device}:{self.name}"
+
+    def describe(self) -> str:
+        return f"vrf {self.name}"
+
+
+class PrefixListEntry(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    seq: int = Field(ge=1)
+    action: Literal["permit", "deny"] = "permit"
+    prefix: IPNetwork
+    le: int | None = None
+
+    def __str__(self) -> str:
+        return f"seq {self.seq} {self.action} {self.prefix}" + (f" le {self.le}" if self.le else "")
+
+
+class PrefixList(DeviceObject):
+    kind: Literal["prefix-list"] = "prefix-list"
+    name: str = Field(pattern=rf"^{NAME_PREFIX}")
+    entries: tuple[PrefixListEntry, ...]
+
+    @property
+    def key(self) -> str:
+        return f"prefix-list:{self.device}:{self.name}"
+
+    def describe(self) -> str:
+        count = len(self.entries)
+        return f"prefix-list {self.name} ({count} entr{'y' if count == 1 else 'ies'})"
+
+
+class BgpPeering(DeviceObject):
+    kind: Literal["bgp-peering"] = "bgp-peering"
+    vrf: str
+    neighbor: IPAddress
+    remote_as: int
+    local_as: int | None
+    description: str = Field(pattern=rf"^{DESCRIPTION_PREFIX}")
+    prefix_list: str
+    max_prefix: int
+    authenticated: bool = False
+
+    @property
+    def key(self) -> str:
+        return f"bgp-peering:{self.device}:{self.neighbor}"
+
+    def describe(self) -> str:
+        return f"bgp neighbor {self.neighbor} remote-as {self.remote_as}"
+
+
+class StaticRoute(DeviceObject):
+    kind: Literal["static-route"] = "static-route"
+    vrf: str
+    prefix: IPNetwork
+    next_hop: IPAddress
+    tag: int
+
+    @property
+    def key(self) -> str:
+        return f"static-route:{self.device}:{self.prefix}@{self.next_hop}"
+
+    def describe(self) -> str:
+        return f"static route {self.prefix} via {self.next_hop}"
+
+
+AnyIntent = Annotated[
+    Union[PodSubnet, NodeAttachment, ServiceVip, Vrf, PrefixList, BgpPeering, StaticRoute],
+    Field(discriminator="kind"),
+]
+Realized = Annotated[Union[Vrf, PrefixList, BgpPeering, StaticRoute], Field(discriminator="kind")]
+
+#: Order in which realized kinds are created; deletions run in reverse (a neighbour before the
+#: prefix-list it references, routes before their VRF).
+APPLY_ORDER: dict[str, int] = {"vrf": 0, "prefix-list": 1, "bgp-peering": 2, "static-route": 3}
+
+
+class IntentGraph(BaseModel):
+    """The validated, key-indexed set of intent objects for one cluster on one fabric."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    fabric: str
+    cluster: str
+    objects: tuple[AnyIntent, ...]
+    warnings: tuple[str, ...] = ()
+    _index: dict[str, IntentObject] = PrivateAttr(default_factory=dict)
+
+    def model_post_init(self, context: Any, /) -> None:
+        index: dict[str, IntentObject] = {}
+        for obj in self.objects:
+            if obj.key in index:
+                raise IntentError(f"two intent objects share the key {obj.key}")
+            index[obj.key] = obj
+        self._index = index
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._index
+
+    def __getitem__(self, key: str) -> IntentObject:
+        return self._index[key]
+
+    def __len__(self) -> int:
+        return len(self.objects)
+
+    def get(self, key: str) -> IntentObject | None:
+        return self._index.get(key)
+
+    def keys(self) -> Iterable[str]:
+        return self._index.keys()
+
+    def realized(self) -> Iterator[DeviceObject]:
+        return (o for o in self.objects if isinstance(o, DeviceObject))
+
+    def for_device(self, device: str) -> list[DeviceObject]:
+        """The configuration one device must hold."""
+        return [o for o in self.realized() if o.device == device]
