@@ -12,7 +12,7 @@ Modelled on NAPALM's `NetworkDriver`, cut to what fabric-intent needs:
 from __future__ import annotations
 
 import abc
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import ClassVar
 
@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict
 from intent.errors import ApplyError, FabricIntentError, StalePlanError
 from intent.inventory import FabricInventory, Switch
 from intent.model import DeviceObject
-from intent.plan import Change, DevicePlan, FabricState, diff
+from intent.plan import Change, DevicePlan, FabricState, diff, with_native
 
 __all__ = ["ApplyResult", "Capabilities", "Driver", "FabricState"]
 
@@ -54,7 +54,7 @@ class ApplyResult(BaseModel):
 
     def raise_on_error(self) -> None:
         if self.error is not None:
-            raise ApplyError(f"{self.device}: {self.error}")
+            raise ApplyError(self.error)
 
 
 class Driver(abc.ABC):
@@ -92,11 +92,17 @@ class Driver(abc.ABC):
     def rollback(self) -> None:
         """Discard staged changes, or restore the owned state from before `commit`."""
 
-    def plan(self, desired: Sequence[DeviceObject], observed: FabricState) -> DevicePlan:
-        """Diff and render the device's share of the intent. No I/O."""
-        changes = tuple(c.model_copy(update={"native": self.render(c)}) for c in diff(desired, observed.objects))
+    def plan(self, desired: Sequence[DeviceObject] | Mapping[str, DeviceObject], observed: FabricState) -> DevicePlan:
+        """Diff and render the device's share of the intent (objects, or objects by key). No I/O."""
+        changes, conflicts = [], []
+        for change in diff(desired, observed.objects):
+            if change.action == "create" and change.key in observed.foreign:
+                conflicts.append(f"{change.summary}: the device holds hand-made configuration in its place; "
+                                 "fabric-intent leaves it alone and does not take it over")
+            else:
+                changes.append(with_native(change, self.render(change)))
         return DevicePlan(device=self.device, driver=self.name, revision=observed.revision,
-                          owned_objects=len(observed.objects), changes=changes)
+                          owned_objects=len(observed.objects), changes=tuple(changes), conflicts=tuple(conflicts))
 
     def apply(self, device_plan: DevicePlan) -> ApplyResult:
         """Apply exactly `device_plan`, refusing it if the device changed since it was made."""
@@ -113,5 +119,6 @@ class Driver(abc.ABC):
             revision = self.commit()
         except FabricIntentError as exc:
             self.rollback()
-            return ApplyResult(device=self.device, not_applied=keys, revision=current.revision, error=str(exc))
+            message = str(exc) if str(exc).startswith(f"{self.device}:") else f"{self.device}: {exc}"
+            return ApplyResult(device=self.device, not_applied=keys, revision=current.revision, error=message)
         return ApplyResult(device=self.device, applied=keys, revision=revision)

@@ -18,11 +18,12 @@ resolve against the inventory file's folder.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import json
 import os
 import tempfile
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -30,7 +31,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from drivers.base import Capabilities, Driver
 from intent.errors import DriverError, StalePlanError
-from intent.model import OWNER, BgpPeering, DeviceObject, PrefixList, Realized, StaticRoute, Vrf
+from intent.model import OWNER, BgpPeering, DeviceObject, PrefixList, Realized, StaticRoute, Vrf, ip_text
 from intent.plan import Change, FabricState, apply_changes
 
 FORMAT = "fabric-intent-sim/1"
@@ -52,13 +53,13 @@ def render_object(obj: DeviceObject, verb: str = "set") -> list[str]:
     """Neutral `set`/`delete` lines for one object, in the style of a config-mode CLI."""
     if isinstance(obj, StaticRoute):
         tail = f" tag {obj.tag}" if verb == "set" else ""
-        return [f"{verb} vrf {obj.vrf} static-route {obj.prefix} next-hop {obj.next_hop}{tail}"]
+        return [f"{verb} vrf {obj.vrf} static-route {ip_text(obj.prefix)} next-hop {ip_text(obj.next_hop)}{tail}"]
     if isinstance(obj, PrefixList):
         if verb == "delete":
             return [f"delete prefix-list {obj.name}"]
         return [f"set prefix-list {obj.name} {entry}" for entry in obj.entries]
     if isinstance(obj, BgpPeering):
-        head = f"{verb} vrf {obj.vrf} bgp neighbor {obj.neighbor}"
+        head = f"{verb} vrf {obj.vrf} bgp neighbor {ip_text(obj.neighbor)}"
         if verb == "delete":
             return [head]
         return [f"{head} remote-as {obj.remote_as}", f'{head} description "{obj.description}"',
@@ -66,6 +67,27 @@ def render_object(obj: DeviceObject, verb: str = "set") -> list[str]:
     if isinstance(obj, Vrf):
         return [f"{verb} vrf {obj.name}"]
     raise DriverError(f"the sim driver cannot render {type(obj).__name__}")
+
+
+_IDENTITY = {  # the fields that make an object's key, per kind, parsed as the intent model parses them
+    "static-route": (StaticRoute, {"prefix": ipaddress.ip_network, "next_hop": ipaddress.ip_address}),
+    "bgp-peering": (BgpPeering, {"neighbor": ipaddress.ip_address}),
+    "prefix-list": (PrefixList, {"name": str}),
+    "vrf": (Vrf, {"name": str}),
+}
+
+
+def foreign_key(entry: Any, device: str) -> str | None:
+    """The intent key a hand-made entry occupies, if it is shaped like one of fabric-intent's kinds."""
+    if not isinstance(entry, dict) or entry.get("owner") == OWNER or entry.get("kind") not in _IDENTITY:
+        return None
+    cls, fields = _IDENTITY[entry["kind"]]
+    try:
+        values = {name: parse(entry[name]) for name, parse in fields.items()}
+    except (KeyError, TypeError, ValueError):
+        return None
+    key: str = cls.model_construct(device=device, **values).key
+    return key
 
 
 class SimDriver(Driver):
@@ -76,8 +98,10 @@ class SimDriver(Driver):
         kinds=("vrf", "prefix-list", "bgp-peering", "static-route"), transactional=True, rollback=True,
         description="simulated fabric in a JSON file (all-or-nothing per device)")
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, replace: Callable[[str, Path], None] = os.replace, **kwargs: Any) -> None:
+        """`replace` is the seam for a commit's last step (`os.replace`): tests inject one that fails."""
         super().__init__(*args, **kwargs)
+        self._replace = replace
         options = {**self.inventory.drivers.get("sim", {}), **self.switch.options}
         self.state_file = self.base_dir / str(options.get("state_file", "sim-fabric.json"))
         seed = options.get("seed_file")
@@ -92,7 +116,7 @@ class SimDriver(Driver):
             return {"format": FORMAT, "devices": {}}
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as exc:
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise DriverError(f"{self.device}: cannot read sim state {path.name}: {exc}") from exc
         if not isinstance(data, dict) or data.get("format") != FORMAT or not isinstance(data.get("devices"), dict):
             raise DriverError(f"{self.device}: {path.name} is not a {FORMAT} file")
@@ -120,7 +144,9 @@ class SimDriver(Driver):
 
     def observe(self) -> FabricState:
         entries = self._entries(self._read())
-        return FabricState(device=self.device, revision=revision_of(entries), objects=tuple(self._owned(entries)))
+        foreign = frozenset(k for e in entries if (k := foreign_key(e, self.device)) is not None)
+        return FabricState(device=self.device, revision=revision_of(entries), objects=tuple(self._owned(entries)),
+                           foreign=foreign)
 
     # -- rendering -----------------------------------------------------------------------------
     def render(self, change: Change) -> tuple[str, ...]:
@@ -130,10 +156,10 @@ class SimDriver(Driver):
             gone = {e.seq for e in change.before.entries} - {e.seq for e in change.after.entries}
             return tuple([f"delete prefix-list {change.after.name} seq {s}" for s in sorted(gone)]
                          + render_object(change.after))
-        if change.action == "update" and change.before is not None and change.after is not None \
-                and change.before.key != change.after.key:
-            return tuple(render_object(change.before, "delete") + render_object(change.after))
         assert change.after is not None
+        moved = change.before is not None and getattr(change.before, "vrf", None) != getattr(change.after, "vrf", None)
+        if change.action == "update" and moved:  # a route or neighbour moving to another VRF
+            return tuple(render_object(change.before, "delete") + render_object(change.after))
         return tuple(render_object(change.after))
 
     # -- writing -------------------------------------------------------------------------------
@@ -168,10 +194,11 @@ class SimDriver(Driver):
         self.state_file.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=self.state_file.parent, prefix=f".{self.state_file.name}.")
         try:
+            os.chmod(tmp, self.state_file.stat().st_mode & 0o777 if self.state_file.exists() else 0o644)
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 json.dump(data, fh, indent=2)
                 fh.write("\n")
-            os.replace(tmp, self.state_file)
+            self._replace(tmp, self.state_file)
         except OSError as exc:
             Path(tmp).unlink(missing_ok=True)
             raise DriverError(f"{self.device}: cannot write {self.state_file.name}: {exc}") from exc

@@ -9,14 +9,32 @@ written into an inventory, so nothing secret can leak from one into a report.
 from __future__ import annotations
 
 import ipaddress
-from typing import Any, Literal
+from collections.abc import Callable
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from intent.errors import InventoryError
 
-IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+def _ip_parser(v4: type, v6: type, what: str) -> Callable[[Any], Any]:
+    """One clear error per bad address (`'192.168.300.0/24' is not a valid IP network (...)`), not one per family."""
+    def parse(value: Any) -> Any:
+        if isinstance(value, (v4, v6)):
+            return value
+        if not isinstance(value, str):
+            raise ValueError(f"{value!r} is not a valid IP {what}")
+        try:
+            return (v6 if ":" in value else v4)(value)
+        except ValueError as exc:
+            raise ValueError(f"{value!r} is not a valid IP {what} ({exc})") from None
+    return parse
+
+
+IPNetwork = Annotated[ipaddress.IPv4Network | ipaddress.IPv6Network,
+                      BeforeValidator(_ip_parser(ipaddress.IPv4Network, ipaddress.IPv6Network, "network"))]
+IPAddress = Annotated[ipaddress.IPv4Address | ipaddress.IPv6Address,
+                      BeforeValidator(_ip_parser(ipaddress.IPv4Address, ipaddress.IPv6Address, "address"))]
 RoutingMode = Literal["static", "bgp"]
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$"
 
@@ -134,15 +152,10 @@ class FabricInventory(_Model):
     attachments: tuple[Attachment, ...] = ()
     drivers: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
-    @field_validator("switches")
-    @classmethod
-    def _unique_switches(cls, switches: tuple[Switch, ...]) -> tuple[Switch, ...]:
-        _no_duplicates([s.name for s in switches], "switch")
-        return switches
-
     @model_validator(mode="after")
     def _consistent(self) -> FabricInventory:
-        problems = _rack_problems(self) + _attachment_problems(self) + _bgp_problems(self)
+        problems = (_duplicates([s.name for s in self.switches], "switches", "switch")
+                    + _rack_problems(self) + _attachment_problems(self) + _bgp_problems(self))
         if problems:
             raise ValueError("\n".join(problems))
         return self
@@ -157,44 +170,68 @@ class FabricInventory(_Model):
         return rack.routing_mode or self.routing.mode
 
 
-def _no_duplicates(names: list[str], what: str) -> None:
-    seen: set[str] = set()
-    for name in names:
-        if name in seen:
-            raise ValueError(f"{what} {name!r} is defined twice")
-        seen.add(name)
+def _duplicates(names: list[str], path: str, what: str) -> list[str]:
+    """`switches[3].name: switch 'leaf-a1' is defined twice (first at switches[1])`, once per repeat."""
+    first: dict[str, int] = {}
+    problems: list[str] = []
+    for index, name in enumerate(names):
+        if name in first:
+            problems.append(f"{path}[{index}].name: {what} {name!r} is defined twice (first at {path}[{first[name]}])")
+        first.setdefault(name, index)
+    return problems
 
 
 def _rack_problems(inv: FabricInventory) -> list[str]:
-    problems: list[str] = []
+    problems = _duplicates([r.name for r in inv.racks], "racks", "rack")
     roles = {s.name: s.role for s in inv.switches}
-    try:
-        _no_duplicates([r.name for r in inv.racks], "rack")
-    except ValueError as exc:
-        problems.append(str(exc))
-    for rack in inv.racks:
-        for leaf in rack.leaves:
+    for i, rack in enumerate(inv.racks):
+        for j, leaf in enumerate(rack.leaves):
             if leaf not in roles:
-                problems.append(f"rack {rack.name}: leaf {leaf!r} is not a switch of this inventory")
+                problems.append(f"racks[{i}].leaves[{j}]: {leaf!r} (rack {rack.name}) is not a switch of this inventory")
             elif roles[leaf] == "spine":
-                problems.append(f"rack {rack.name}: {leaf!r} is a spine; nodes attach to leaf or border switches")
-    subnets = sorted((net, rack.name) for rack in inv.racks for net in rack.node_subnets)
-    for (a, rack_a), (b, rack_b) in zip(subnets, subnets[1:]):
-        if a.version == b.version and a.overlaps(b):
-            problems.append(f"node subnet {a} of rack {rack_a} overlaps {b} of rack {rack_b}")
+                problems.append(f"racks[{i}].leaves[{j}]: {leaf!r} (rack {rack.name}) is a spine; "
+                                "nodes attach to leaf or border switches")
+    return problems + _label_clashes(inv) + _subnet_overlaps(inv)
+
+
+def _label_clashes(inv: FabricInventory) -> list[str]:
+    """Two racks selected by the same rack-label value: a node could not say which one it is in."""
+    seen: dict[str, str] = {}
+    problems = []
+    for i, rack in enumerate(inv.racks):
+        value = rack.label_value or rack.name
+        if value in seen and seen[value] != rack.name:  # a duplicated name is reported as such
+            problems.append(f"racks[{i}].label_value: rack {rack.name} is selected by {inv.rack_label}={value!r}, "
+                            f"as rack {seen[value]} is; give each rack its own label value")
+        seen.setdefault(value, rack.name)
+    return problems
+
+
+def _subnet_overlaps(inv: FabricInventory) -> list[str]:
+    """Node subnets that overlap an earlier (or wider) one; a wide subnet is compared with every one inside it."""
+    ranked = sorted((net.version, int(net.network_address), -int(net.broadcast_address), f"racks[{i}].node_subnets[{j}]",
+                     str(net), rack.name) for i, rack in enumerate(inv.racks) for j, net in enumerate(rack.node_subnets))
+    problems: list[str] = []
+    reach: tuple[int, int, str, str, str] | None = None  # (version, last address, path, cidr, rack) furthest so far
+    for version, first, neg_last, path, cidr, rack in ranked:
+        if reach is not None and reach[0] == version and first <= reach[1]:
+            problems.append(f"{path}: {cidr} (rack {rack}) overlaps {reach[3]} (rack {reach[4]}) at {reach[2]}")
+        if reach is None or reach[0] != version or -neg_last > reach[1]:
+            reach = (version, -neg_last, path, cidr, rack)
     return problems
 
 
 def _attachment_problems(inv: FabricInventory) -> list[str]:
-    racks = {r.name: r for r in inv.racks}
+    racks = {r.name for r in inv.racks}
     problems: list[str] = []
-    seen: set[str] = set()
-    for att in inv.attachments:
-        if att.node in seen:
-            problems.append(f"attachment for node {att.node!r} is defined twice")
-        seen.add(att.node)
+    first: dict[str, int] = {}
+    for index, att in enumerate(inv.attachments):
+        if att.node in first:
+            problems.append(f"attachments[{index}].node: node {att.node!r} is already attached at "
+                            f"attachments[{first[att.node]}]")
+        first.setdefault(att.node, index)
         if att.rack not in racks:
-            problems.append(f"attachment of node {att.node}: rack {att.rack!r} is not defined")
+            problems.append(f"attachments[{index}].rack: rack {att.rack!r} (for node {att.node}) is not defined")
     return problems
 
 
@@ -203,23 +240,33 @@ def _bgp_problems(inv: FabricInventory) -> list[str]:
         return []
     scheme = inv.bgp.node_asn
     if scheme.scheme == "per-node" and scheme.base is None:
-        return ["bgp.node_asn: scheme per-node needs 'base'"]
+        return ["bgp.node_asn.base: scheme per-node needs 'base'"]
     if scheme.scheme == "per-rack":
-        return [f"rack {r.name}: bgp.node_asn scheme is per-rack but the rack has no node_asn"
-                for r in inv.racks if inv.routing_mode(r) == "bgp" and r.node_asn is None]
+        return [f"racks[{i}].node_asn: bgp.node_asn scheme is per-rack but rack {r.name} has no node_asn"
+                for i, r in enumerate(inv.racks) if inv.routing_mode(r) == "bgp" and r.node_asn is None]
     if scheme.scheme == "fixed" and scheme.asn is None:
-        return ["bgp.node_asn: scheme fixed needs 'asn'"]
+        return ["bgp.node_asn.asn: scheme fixed needs 'asn'"]
     return []
+
+
+#: Fields whose input may be a secret typed in by mistake: messages never repeat their value.
+SECRET_FIELDS = frozenset({"credentials", "password", "private_key"})
 
 
 def format_validation_error(error: ValidationError) -> list[str]:
     """One sentence per pydantic error, with its location as a dotted path (`racks[1].leaves`)."""
     lines = []
-    for err in error.errors():
+    errors = error.errors()
+    # pydantic also reports a list whose items failed as too short; the item errors say it all.
+    failed_lists = {err["loc"][:k] for err in errors for k, part in enumerate(err["loc"]) if isinstance(part, int)}
+    for err in errors:
+        if err["type"] == "too_short" and err["loc"] in failed_lists:
+            continue
         path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err["loc"]).lstrip(".")
         message = err["msg"].removeprefix("Value error, ")
         value = err.get("input")
-        shown = f" (got {value!r})" if err["type"] not in ("missing", "value_error") and not isinstance(
+        secret = any(part in SECRET_FIELDS for part in err["loc"])  # never repeat what may be a password
+        shown = f" (got {value!r})" if err["type"] not in ("missing", "value_error") and not secret and not isinstance(
             value, (dict, list)) else ""
         for part in message.splitlines():
             lines.append(f"{path}: {part}{shown}" if path else part)

@@ -15,7 +15,7 @@ import ipaddress
 from collections.abc import Iterable, Iterator
 from typing import Annotated, Any, ClassVar, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
 from intent.errors import IntentError
 
@@ -24,6 +24,22 @@ IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 OWNER = "fabric-intent"
 NAME_PREFIX = "FI-"
 DESCRIPTION_PREFIX = "fabric-intent:"
+
+
+def ip_text(ip: IPAddress | IPNetwork) -> str:
+    """`str(ip)`, remembered by identity. ipaddress formats in Python, and a plan formats the same
+    few thousand addresses and prefixes a hundred thousand times (keys, summaries, native lines)."""
+    hit = _IP_TEXT.get(id(ip))
+    if hit is not None and hit[0] is ip:
+        return hit[1]
+    if len(_IP_TEXT) >= 100_000:
+        _IP_TEXT.clear()
+    text = str(ip)
+    _IP_TEXT[id(ip)] = (ip, text)  # holding `ip` keeps its id from being reused while it is remembered
+    return text
+
+
+_IP_TEXT: dict[int, tuple[object, str]] = {}
 
 
 class SourceRef(BaseModel):
@@ -87,14 +103,14 @@ class PodSubnet(IntentObject):
 
     @property
     def key(self) -> str:
-        return f"pod-subnet:{self.prefix}"
+        return f"pod-subnet:{ip_text(self.prefix)}"
 
     @property
     def devices(self) -> tuple[str, ...]:
         return self.leaves
 
     def describe(self) -> str:
-        return f"pod subnet {self.prefix} of node {self.node}"
+        return f"pod subnet {ip_text(self.prefix)} of node {self.node}"
 
 
 class NodeAttachment(IntentObject):
@@ -127,14 +143,14 @@ class ServiceVip(IntentObject):
 
     @property
     def key(self) -> str:
-        return f"service-vip:{self.address}"
+        return f"service-vip:{ip_text(self.address)}"
 
     @property
     def devices(self) -> tuple[str, ...]:
         return self.leaves
 
     def describe(self) -> str:
-        return f"service VIP {self.address} of {self.service} via {len(self.nodes)} node(s)"
+        return f"service VIP {ip_text(self.address)} of {self.service} via {len(self.nodes)} node(s)"
 
 
 class Vrf(DeviceObject):
@@ -158,13 +174,23 @@ class PrefixListEntry(BaseModel):
     le: int | None = None
 
     def __str__(self) -> str:
-        return f"seq {self.seq} {self.action} {self.prefix}" + (f" le {self.le}" if self.le else "")
+        return f"seq {self.seq} {self.action} {ip_text(self.prefix)}" + (f" le {self.le}" if self.le else "")
 
 
 class PrefixList(DeviceObject):
     kind: Literal["prefix-list"] = "prefix-list"
     name: str = Field(pattern=rf"^{NAME_PREFIX}")
     entries: tuple[PrefixListEntry, ...]
+
+    @field_validator("entries")
+    @classmethod
+    def _in_seq_order(cls, entries: tuple[PrefixListEntry, ...]) -> tuple[PrefixListEntry, ...]:
+        """Entries are evaluated by seq, so seq order is their one order (a device may list them otherwise)."""
+        seqs = sorted(e.seq for e in entries)
+        duplicates = sorted({s for s, t in zip(seqs, seqs[1:]) if s == t})
+        if duplicates:
+            raise ValueError(f"seq {', '.join(map(str, duplicates))} is used by more than one entry")
+        return tuple(sorted(entries, key=lambda e: e.seq))
 
     @property
     def key(self) -> str:
@@ -188,10 +214,10 @@ class BgpPeering(DeviceObject):
 
     @property
     def key(self) -> str:
-        return f"bgp-peering:{self.device}:{self.neighbor}"
+        return f"bgp-peering:{self.device}:{ip_text(self.neighbor)}"
 
     def describe(self) -> str:
-        return f"bgp neighbor {self.neighbor} remote-as {self.remote_as}"
+        return f"bgp neighbor {ip_text(self.neighbor)} remote-as {self.remote_as}"
 
 
 class StaticRoute(DeviceObject):
@@ -203,10 +229,10 @@ class StaticRoute(DeviceObject):
 
     @property
     def key(self) -> str:
-        return f"static-route:{self.device}:{self.prefix}@{self.next_hop}"
+        return f"static-route:{self.device}:{ip_text(self.prefix)}@{ip_text(self.next_hop)}"
 
     def describe(self) -> str:
-        return f"static route {self.prefix} via {self.next_hop}"
+        return f"static route {ip_text(self.prefix)} via {ip_text(self.next_hop)}"
 
 
 AnyIntent = Annotated[
@@ -232,11 +258,16 @@ class IntentGraph(BaseModel):
     _index: dict[str, IntentObject] = PrivateAttr(default_factory=dict)
 
     def model_post_init(self, context: Any, /) -> None:
+        # A key formats IP addresses and a graph can hold 100,000 objects: a builder that has the
+        # keys already passes them, `model_validate(..., context={"keys": [o.key for o in objects]})`.
+        keys = context.get("keys") if isinstance(context, dict) else None
+        if keys is None or len(keys) != len(self.objects):
+            keys = [obj.key for obj in self.objects]
         index: dict[str, IntentObject] = {}
-        for obj in self.objects:
-            if obj.key in index:
-                raise IntentError(f"two intent objects share the key {obj.key}")
-            index[obj.key] = obj
+        for key, obj in zip(keys, self.objects):
+            if key in index:
+                raise IntentError(f"two intent objects share the key {key}")
+            index[key] = obj
         self._index = index
 
     def __contains__(self, key: object) -> bool:
@@ -253,6 +284,10 @@ class IntentGraph(BaseModel):
 
     def keys(self) -> Iterable[str]:
         return self._index.keys()
+
+    def items(self) -> Iterable[tuple[str, IntentObject]]:
+        """(key, object) in graph order, without computing a key again."""
+        return self._index.items()
 
     def realized(self) -> Iterator[DeviceObject]:
         return (o for o in self.objects if isinstance(o, DeviceObject))

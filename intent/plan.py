@@ -8,7 +8,10 @@ BGP neighbour, route), then deletes in reverse order.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import hashlib
+import json
+import operator
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -32,6 +35,9 @@ class FabricState(_Frozen):
     device: str
     revision: str
     objects: tuple[Realized, ...] = ()
+    # Keys of configuration the device holds that fabric-intent does not own (hand-made) but that
+    # an intent object would collide with, e.g. a hand-made route with the same prefix and next hop.
+    foreign: frozenset[str] = frozenset()
 
 
 class Change(_Frozen):
@@ -59,6 +65,8 @@ class DevicePlan(_Frozen):
     revision: str  # revision of the device when the plan was made
     owned_objects: int  # objects fabric-intent owned on the device when the plan was made
     changes: tuple[Change, ...] = ()
+    # Intent objects left out because hand-made configuration holds their place (never taken over).
+    conflicts: tuple[str, ...] = ()
 
 
 class Summary(_Frozen):
@@ -108,7 +116,19 @@ class Plan(_Frozen):
 
 def spec_of(obj: DeviceObject) -> tuple[object, ...]:
     """An object's configuration as a tuple, for cheap comparison (provenance left out)."""
-    return tuple(getattr(obj, name) for name in type(obj).model_fields if name != "provenance")
+    spec = _SPEC.get(type(obj))
+    if spec is None:  # once per kind: the field values but provenance, read in one C call
+        names = [n for n in type(obj).model_fields if n != "provenance"]
+        get = operator.attrgetter(*names)
+        spec = _SPEC[type(obj)] = get if len(names) > 1 else (lambda o: (get(o),))
+    return spec(obj)
+
+
+_SPEC: dict[type, Callable[[object], tuple[object, ...]]] = {}
+
+
+def _by_seq(entry: object) -> tuple[int, str]:
+    return (getattr(entry, "seq", 0), str(entry))
 
 
 def field_changes(before: DeviceObject, after: DeviceObject) -> tuple[str, ...]:
@@ -119,8 +139,8 @@ def field_changes(before: DeviceObject, after: DeviceObject) -> tuple[str, ...]:
         if name == "provenance" or old == new:
             continue
         if name == "entries":
-            old_set, new_set = {str(e) for e in old}, {str(e) for e in new}
-            lines += [f"- {e}" for e in sorted(old_set - new_set)] + [f"+ {e}" for e in sorted(new_set - old_set)]
+            gone, added = set(old) - set(new), set(new) - set(old)
+            lines += [f"- {e}" for e in sorted(gone, key=_by_seq)] + [f"+ {e}" for e in sorted(added, key=_by_seq)]
         else:
             lines.append(f"{name}: {old} -> {new}")
     return tuple(lines)
@@ -131,36 +151,56 @@ def _order(change: Change) -> tuple[int, int, str]:
     return (1, -rank, change.key) if change.action == "delete" else (0, rank, change.key)
 
 
-def diff(desired: Iterable[DeviceObject], observed: Iterable[DeviceObject],
+def diff(desired: Iterable[DeviceObject] | Mapping[str, DeviceObject], observed: Iterable[DeviceObject],
          keys: Iterable[str] | None = None) -> list[Change]:
     """Changes that turn `observed` into `desired`, ordered make-before-break.
 
-    With `keys`, only those keys are compared (an incremental diff after one event).
+    `desired` may be given by key (as `IntentGraph.items()` holds it): a key formats IP addresses,
+    and a plan can hold 100,000 objects. With `keys`, only those keys are compared (an incremental
+    diff after one event).
     """
-    want = {o.key: o for o in desired}
+    want = dict(desired) if isinstance(desired, Mapping) else {o.key: o for o in desired}
     have = {o.key: o for o in observed}
     candidates = set(keys) if keys is not None else want.keys() | have.keys()
-    changes = [c for key in candidates if (c := _change(want.get(key), have.get(key))) is not None]
+    changes = [c for key in candidates if (c := _change(key, want.get(key), have.get(key))) is not None]
     changes.sort(key=_order)
     return changes
 
 
-def _change(want: DeviceObject | None, have: DeviceObject | None) -> Change | None:
+def _change(key: str, want: DeviceObject | None, have: DeviceObject | None) -> Change | None:
     if want is not None and have is None:
-        return _make("create", want, None, want)
+        return _make("create", key, want, None, want)
     if want is None and have is not None:
-        return _make("delete", have, have, None)
+        return _make("delete", key, have, have, None)
     if want is not None and have is not None and spec_of(want) != spec_of(have):
-        return _make("update", want, have, want, field_changes(have, want))
+        return _make("update", key, want, have, want, field_changes(have, want))
     return None
 
 
-def _make(action: Action, obj: DeviceObject, before: DeviceObject | None, after: DeviceObject | None,
+def _make(action: Action, key: str, obj: DeviceObject, before: DeviceObject | None, after: DeviceObject | None,
           details: tuple[str, ...] = ()) -> Change:
-    return Change.model_construct(
-        action=action, key=obj.key, kind=obj.kind, device=obj.device, summary=obj.describe(), details=details,
-        before=before, after=after, provenance=obj.provenance, native=(),
-    )
+    return _construct({"action": action, "key": key, "kind": obj.kind, "device": obj.device, "summary": obj.describe(),
+                       "details": details, "before": before, "after": after, "provenance": obj.provenance,
+                       "native": ()})
+
+
+def with_native(change: Change, native: tuple[str, ...]) -> Change:
+    """`change` with the driver's native lines: `change.model_copy(update={"native": native})`, faster."""
+    return _construct({**change.__dict__, "native": native})
+
+
+def _construct(values: dict[str, object]) -> Change:
+    """What `Change.model_construct(**values)` makes, for values complete (every field, in field order)
+    and valid by construction, without its per-call work: a plan can hold 100,000 changes."""
+    change = Change.__new__(Change)
+    _setattr(change, "__dict__", values)
+    _setattr(change, "__pydantic_fields_set__", set(values))
+    _setattr(change, "__pydantic_extra__", None)
+    _setattr(change, "__pydantic_private__", None)
+    return change
+
+
+_setattr = object.__setattr__  # a frozen model refuses its own __setattr__
 
 
 def apply_changes(objects: Mapping[str, DeviceObject], changes: Sequence[Change]) -> dict[str, DeviceObject]:
@@ -186,14 +226,23 @@ def check_mass_delete(plan: Plan, *, allow_mass_delete: bool, max_fraction: floa
     if owned and destroy > owned * max_fraction:
         raise MassDeleteError(
             f"the plan deletes {destroy} of {owned} objects fabric-intent owns ({100 * destroy / owned:.0f} %), "
-            f"over the {max_fraction:.0%} limit; check the cluster view, or pass --allow-mass-delete")
+            f"over the {100 * max_fraction:.0f} % limit; check the cluster view, or pass --allow-mass-delete")
+
+
+def digest_of(body: Mapping[str, object]) -> str:
+    """SHA-256 of a plan's JSON body (without `summary` and `digest`), canonically serialised."""
+    canonical = json.dumps({k: v for k, v in body.items() if k not in ("summary", "digest")},
+                           sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def parse_plan(document: object, source: str) -> Plan:
-    """A plan from its JSON document (as `render_json` wrote it); the summary is checked, then dropped."""
+    """A plan from its JSON document (as `render_json` wrote it); summary and digest are checked, then dropped."""
     if not isinstance(document, dict):
         raise PlanError(f"{source}: a plan must be a JSON object")
-    body = {k: v for k, v in document.items() if k != "summary"}
+    if "digest" in document and document["digest"] != digest_of(document):
+        raise PlanError(f"{source}: the digest does not match the content; the plan file was edited")
+    body = {k: v for k, v in document.items() if k not in ("summary", "digest")}
     try:
         plan = Plan.model_validate(body)
     except ValidationError as exc:

@@ -10,7 +10,7 @@ import json
 from collections.abc import Callable
 
 from intent.model import SourceRef
-from intent.plan import Change, DevicePlan, Plan
+from intent.plan import Change, DevicePlan, Plan, Summary, digest_of
 
 FORMATS = ("text", "markdown", "json")
 _COLOURS = {"+": "32", "~": "33", "-": "31", "!": "35", "dim": "2", "bold": "1"}
@@ -31,6 +31,9 @@ def summary_line(plan: Plan) -> str:
     return f"{plan.summary}   ({plan.owned_objects} objects owned by fabric-intent before; nothing else is touched)"
 
 
+DELETED = "no longer wanted by the cluster"
+
+
 def _why(refs: tuple[SourceRef, ...]) -> list[str]:
     """Provenance lines, one per Kubernetes object: `Node worker-a1 .spec.podCIDRs, .status.addresses (...)`."""
     grouped: dict[tuple[str, str | None, str], list[SourceRef]] = {}
@@ -49,16 +52,17 @@ def render_text(plan: Plan, colour: bool = False) -> str:
     paint = _painter(colour)
     lines = [paint(headline(plan), "bold"), paint(summary_line(plan), "bold")]
     for device in plan.devices:
-        if device.changes:
+        if device.changes or device.conflicts:
             lines += ["", paint(f"{device.device} ({device.driver})", "bold")]
             lines += [line for change in device.changes for line in _text_change(change, paint)]
+            lines += [paint(f"  ! left alone: {conflict}", "!") for conflict in device.conflicts]
     lines += _text_warnings(plan, paint)
     return "\n".join(lines) + "\n"
 
 
 def _text_change(change: Change, paint: Callable[[str, str], str]) -> list[str]:
     head = f"  {change.symbol} {change.summary}"
-    why = _why(change.provenance) if change.action != "delete" else ["no longer wanted by the cluster"]
+    why = _why(change.provenance) if change.action != "delete" else [DELETED]
     first = f"{head:<60} <- {why[0]}"
     lines = [paint(first, change.symbol)]
     lines += [paint(f"{'':<60} <- {more}", "dim") for more in why[1:]]
@@ -80,7 +84,7 @@ def render_markdown(plan: Plan) -> str:
              f"{plan.owned_objects} objects owned by fabric-intent before this plan.", "",
              f"**{plan.summary}**"]
     for device in plan.devices:
-        if device.changes:
+        if device.changes or device.conflicts:
             lines += _markdown_device(device)
     if plan.warnings:
         lines += ["", "### Warnings", ""] + [f"- {_md(w)}" for w in plan.warnings]
@@ -90,10 +94,11 @@ def render_markdown(plan: Plan) -> str:
 def _markdown_device(device: DevicePlan) -> list[str]:
     lines = ["", f"### {device.device} (`{device.driver}`)", "", "| | Change | Why |", "|---|---|---|"]
     for change in device.changes:
-        why = "no longer wanted by the cluster" if change.action == "delete" else "<br>".join(
+        why = DELETED if change.action == "delete" else "<br>".join(
             _md(w) for w in _why(change.provenance))
         detail = "".join(f"<br>`{_md(d)}`" for d in change.details)
         lines.append(f"| `{change.symbol}` | {_md(change.summary)}{detail} | {why} |")
+    lines += [f"| `!` | left alone: {_md(conflict)} | hand-made configuration |" for conflict in device.conflicts]
     native = [n for change in device.changes for n in change.native]
     if native:
         lines += ["", "```text", *native, "```"]
@@ -108,7 +113,25 @@ def render_json(plan: Plan) -> str:
     """The plan as JSON, with its summary: the same document `apply --plan` reads back."""
     document = json.loads(plan.model_dump_json())
     document["summary"] = plan.summary.model_dump()
+    document["digest"] = digest_of(document)
     return json.dumps(document, indent=2) + "\n"
+
+
+def plan_json_schema() -> dict[str, object]:
+    """JSON Schema (draft 2020-12) of what `render_json` writes: the `Plan`, its `summary` and `digest`.
+
+    docs/plan.schema.json is this, as `json.dumps(plan_json_schema(), indent=2)` prints it.
+    """
+    schema = Plan.model_json_schema()
+    schema["$defs"]["Summary"] = {**Summary.model_json_schema(),
+                                  "description": "Change counts; must match the changes (checked by `apply --plan`)."}
+    schema["properties"]["summary"] = {"$ref": "#/$defs/Summary"}
+    schema["properties"]["digest"] = {
+        "type": "string", "pattern": "^[0-9a-f]{64}$",
+        "description": "SHA-256 of the canonical JSON of every other field but `summary` (checked by `apply --plan`)."}
+    schema["required"] = [*schema["required"], "summary", "digest"]
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema,
+            "title": f"fabric-intent plan ({Plan.model_fields['format'].default})"}
 
 
 def render(plan: Plan, fmt: str, colour: bool = False) -> str:

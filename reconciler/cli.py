@@ -11,7 +11,6 @@ import sys
 from pathlib import Path
 from typing import Annotated
 
-import click
 import typer
 
 from drivers import registry
@@ -23,7 +22,7 @@ from intent.graphviz import render_dot
 from intent.inventory import FabricInventory
 from intent.model import IntentGraph
 from intent.plan import Plan, check_mass_delete
-from intent.report import FORMATS, render, render_text, summary_line
+from intent.report import FORMATS, render, render_text
 from reconciler.files import load_cluster, load_inventory, load_plan
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -51,7 +50,8 @@ def _load(cluster: Path, fabric: Path) -> tuple[FabricInventory, ClusterSnapshot
 def _make_plan(cluster: Path, fabric: Path) -> tuple[Fabric, Plan]:
     inventory, snapshot, graph = _load(cluster, fabric)
     fab = Fabric.from_inventory(inventory, fabric.parent)
-    return fab, fab.plan(graph, fab.observe(), cluster_nodes=len(snapshot.nodes))
+    # allow_mass_delete=True: every caller shows the plan first, then checks it with the user's flag
+    return fab, fab.plan(graph, fab.observe(), cluster_nodes=len(snapshot.nodes), allow_mass_delete=True)
 
 
 def _write(text: str, out: Path | None) -> None:
@@ -66,6 +66,7 @@ def _write(text: str, out: Path | None) -> None:
 def validate(cluster: ClusterOpt, fabric: FabricOpt) -> int:
     """Check the snapshot and inventory and build the intent graph, touching no device."""
     inventory, snapshot, graph = _load(cluster, fabric)
+    Fabric.from_inventory(inventory, fabric.parent)  # every switch's driver is installed (drivers connect later)
     for warning in graph.warnings:
         _err(f"warning: {warning}")
     realized = sum(1 for _ in graph.realized())
@@ -83,7 +84,7 @@ def plan(cluster: ClusterOpt, fabric: FabricOpt,
          allow_mass_delete: MassDeleteOpt = False) -> int:
     """Show what would change on the fabric (dry run)."""
     if fmt not in FORMATS:
-        raise click.BadParameter(f"{fmt!r} is not one of {', '.join(FORMATS)}", param_hint="--format")
+        raise typer.BadParameter(f"{fmt!r} is not one of {', '.join(FORMATS)}", param_hint="--format")
     _, result = _make_plan(cluster, fabric)
     _write(render(result, fmt, colour=out is None and fmt == "text" and sys.stdout.isatty()), out)
     check_mass_delete(result, allow_mass_delete=allow_mass_delete)
@@ -98,10 +99,12 @@ def apply(fabric: FabricOpt,
           allow_mass_delete: MassDeleteOpt = False) -> int:
     """Apply the plan to the fabric, device by device."""
     if (cluster is None) == (plan_file is None):
-        raise click.UsageError("give either --cluster (plan now and apply) or --plan FILE (apply a saved plan)")
+        raise typer.BadParameter("give either --cluster (plan now and apply) or --plan FILE (apply a saved plan)",
+                                  param_hint="--cluster / --plan")
     if plan_file is not None:
         inventory = load_inventory(fabric)
         fab, result = Fabric.from_inventory(inventory, fabric.parent), load_plan(plan_file)
+        fab.check(result)  # before asking: the plan must fit this fabric as it is now
     else:
         assert cluster is not None
         fab, result = _make_plan(cluster, fabric)
@@ -116,9 +119,11 @@ def apply(fabric: FabricOpt,
     failed = [r for r in results if r.failed]
     applied = sum(len(r.applied) for r in results)
     typer.echo(f"Apply {'failed' if failed else 'complete'}: {applied} change(s) applied on "
-               f"{sum(1 for r in results if r.applied)} device(s).")
+               f"{len({r.device for r in results if r.applied})} device(s).")
     for r in failed:
-        _err(f"error: {r.device}: {r.error} ({len(r.not_applied)} change(s) not applied; device left as it was)")
+        untouched = len(result.changes) - applied - len(r.not_applied)
+        _err(f"error: {r.error}\n  {len(r.not_applied)} change(s) on {r.device} rolled back; {untouched} other "
+             "change(s) not attempted; changes reported applied stay applied. Make a new plan.")
     return 1 if failed else 0
 
 
@@ -127,7 +132,7 @@ def graph(cluster: ClusterOpt, fabric: FabricOpt,
           fmt: Annotated[str, typer.Option("--format", help="json or dot.")] = "json") -> int:
     """Print the intent graph as JSON or Graphviz DOT."""
     if fmt not in ("json", "dot"):
-        raise click.BadParameter(f"{fmt!r} is not one of json, dot", param_hint="--format")
+        raise typer.BadParameter(f"{fmt!r} is not one of json, dot", param_hint="--format")
     _, _, result = _load(cluster, fabric)
     typer.echo(result.model_dump_json(indent=2) if fmt == "json" else render_dot(result), nl=fmt == "json")
     return 0
@@ -142,7 +147,7 @@ def explain(key: Annotated[str, typer.Argument(help="Intent object key, e.g. 'st
     if obj is None:
         close = difflib.get_close_matches(key, list(result.keys()), n=5, cutoff=0.5)
         hint = ("; did you mean: " + ", ".join(close)) if close else "; `fabric-intent graph` lists every key"
-        raise click.UsageError(f"no intent object has the key {key!r}{hint}")
+        raise typer.BadParameter(f"no intent object has the key {key!r}{hint}", param_hint="KEY")
     typer.echo(f"{obj.key}\n  {obj.describe()}\n  on: {', '.join(obj.devices)}")
     typer.echo("  because:")
     for ref in obj.provenance:
@@ -167,16 +172,43 @@ def drivers() -> int:
     return 0
 
 
+@app.command()
+def bench(nodes: Annotated[int, typer.Option("--nodes", min=1, help="Nodes in the synthetic cluster.")] = 5_000,
+          pods: Annotated[int, typer.Option("--pods", min=0, help="Pods.")] = 150_000,
+          services: Annotated[int, typer.Option("--services", min=0, help="Services (a tenth LoadBalancer).")] = 10_000,
+          policies: Annotated[int, typer.Option("--policies", min=0, help="NetworkPolicies.")] = 10_000,
+          racks: Annotated[int, typer.Option("--racks", min=0, help="Racks of two leaves; 0: one per 40 nodes.")] = 0,
+          mode: Annotated[str, typer.Option("--mode", help="Routing mode: static or bgp.")] = "static",
+          seed: Annotated[int, typer.Option("--seed", help="Seed of the generator.")] = 1,
+          events: Annotated[int, typer.Option("--events", min=1, max=100, help="Incremental events per figure.")] = 9,
+          runs: Annotated[int, typer.Option("--runs", min=1, help="Cold runs per figure (the median counts).")] = 3,
+          ) -> int:
+    """Scale benchmark: cold load -> intent -> plan, peak RSS and incremental planning, against targets."""
+    from intent.synthetic import Scale
+    from reconciler.bench import run
+
+    if mode not in ("static", "bgp"):
+        raise typer.BadParameter(f"{mode!r} is not one of static, bgp", param_hint="--mode")
+    try:
+        scale = Scale(nodes=nodes, pods=pods, services=services, policies=policies, racks=racks or None,
+                      mode=mode, seed=seed)  # type: ignore[arg-type]
+        run(scale, repeat=events, runs=runs, echo=typer.echo)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    return 0
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: maps every error to a message and exit 1."""
     command = typer.main.get_command(app)
     try:
         code = command.main(args=argv, prog_name="fabric-intent", standalone_mode=False)
-    except click.exceptions.Abort:
+    except typer.Abort:
         _err("Aborted; nothing was changed.")
         code = 1
-    except click.ClickException as exc:
-        exc.show()
+    except typer.TyperException as exc:  # usage errors (typer vendors click since 0.26)
+        show = getattr(exc, "show", None)
+        show() if show is not None else _err(f"Error: {exc.format_message()}")
         code = 1
     except FabricIntentError as exc:
         for line in str(exc).splitlines():
