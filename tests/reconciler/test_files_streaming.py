@@ -6,13 +6,15 @@ writes files, loads them both ways and compares the snapshots or the error messa
 
 from __future__ import annotations
 
+import dataclasses
+import ipaddress
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from intent.cluster import ClusterSnapshot, parse_snapshot
+from intent.cluster import ClusterSnapshot, Pod, parse_snapshot
 from intent.errors import SnapshotError
 from reconciler import files
 from reconciler.files import load_cluster, read_documents, snapshot_files
@@ -120,3 +122,15 @@ def test_unreadable_json_is_reported_as_before(tmp_path: Path) -> None:
     path.write_bytes(b'{"kind": "List", "items": [\xff]}')
     assert _streamed(path) == _plain(path)
     assert "cannot read" in str(_streamed(path))
+
+
+def test_parsed_pods_are_the_records_their_constructor_makes(tmp_path: Path) -> None:
+    path = tmp_path / "pods.json"
+    path.write_text(CASES["kubectl list"], encoding="utf-8")
+    pod = load_cluster(path).pods["web/b"]
+    made = Pod(namespace="web", name="b", labels={"app": "x"}, node_name="n1",
+               ips=(ipaddress.ip_address("10.244.2.7"),), host_network=False, phase="Running", ports=())
+    assert pod == made and repr(pod) == repr(made)
+    assert {f.name: getattr(pod, f.name) for f in dataclasses.fields(Pod)} == dataclasses.asdict(made)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        pod.name = "c"  # type: ignore[misc]
