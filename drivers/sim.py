@@ -69,7 +69,8 @@ def render_object(obj: DeviceObject, verb: str = "set") -> list[str]:
     raise DriverError(f"the sim driver cannot render {type(obj).__name__}")
 
 
-_IDENTITY = {  # the fields that make an object's key, per kind, parsed as the intent model parses them
+# The fields that make an object's key, per kind, parsed as the intent model parses them.
+_IDENTITY: dict[str, tuple[type[DeviceObject], dict[str, Callable[[Any], Any]]]] = {
     "static-route": (StaticRoute, {"prefix": ipaddress.ip_network, "next_hop": ipaddress.ip_address}),
     "bgp-peering": (BgpPeering, {"neighbor": ipaddress.ip_address}),
     "prefix-list": (PrefixList, {"name": str}),
@@ -136,7 +137,8 @@ class SimDriver(Driver):
             try:
                 obj = _REALIZED.validate_python({k: v for k, v in entry.items() if k != "owner"})
             except ValidationError as exc:
-                raise DriverError(f"{self.device}: owned entry #{index} is malformed: {exc.errors()[0]['msg']}") from exc
+                problem = exc.errors()[0]["msg"]
+                raise DriverError(f"{self.device}: owned entry #{index} is malformed: {problem}") from exc
             if obj.device != self.device:
                 raise DriverError(f"{self.device}: owned entry #{index} names device {obj.device!r}")
             owned.append(obj)
@@ -157,9 +159,10 @@ class SimDriver(Driver):
             return tuple([f"delete prefix-list {change.after.name} seq {s}" for s in sorted(gone)]
                          + render_object(change.after))
         assert change.after is not None
-        moved = change.before is not None and getattr(change.before, "vrf", None) != getattr(change.after, "vrf", None)
-        if change.action == "update" and moved:  # a route or neighbour moving to another VRF
-            return tuple(render_object(change.before, "delete") + render_object(change.after))
+        before = change.before
+        if change.action == "update" and before is not None and getattr(before, "vrf", None) != getattr(
+                change.after, "vrf", None):  # a route or neighbour moving to another VRF
+            return tuple(render_object(before, "delete") + render_object(change.after))
         return tuple(render_object(change.after))
 
     # -- writing -------------------------------------------------------------------------------

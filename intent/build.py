@@ -19,8 +19,20 @@ from intent.cluster import ClusterSnapshot, Node, Service
 from intent.errors import IntentError
 from intent.inventory import FabricInventory, Rack
 from intent.model import (
-    APPLY_ORDER, DESCRIPTION_PREFIX, NAME_PREFIX, BgpPeering, IntentGraph, IntentObject, NodeAttachment,
-    PodSubnet, PrefixList, PrefixListEntry, ServiceVip, SourceRef, StaticRoute, Vrf,
+    APPLY_ORDER,
+    DESCRIPTION_PREFIX,
+    NAME_PREFIX,
+    BgpPeering,
+    IntentGraph,
+    IntentObject,
+    NodeAttachment,
+    PodSubnet,
+    PrefixList,
+    PrefixListEntry,
+    ServiceVip,
+    SourceRef,
+    StaticRoute,
+    Vrf,
 )
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -63,6 +75,7 @@ def attach_node(node: Node, inventory: FabricInventory, findings: Findings,
     explicit = next((a for a in inventory.attachments if a.node == node.name), None)
     label = inventory.rack_label
     provenance: list[SourceRef] = []
+    rack: Rack | None
     if explicit is not None:
         rack = inventory.rack(explicit.rack)
         provenance.append(SourceRef(kind="FabricInventory", name=inventory.fabric, field=f"attachments[{node.name}]"))
@@ -106,7 +119,8 @@ def _node_address(node: Node, types: Iterable[str], findings: Findings) -> IPAdd
                 try:
                     return ipaddress.ip_address(value)
                 except ValueError:
-                    findings.problems.append(f"Node {node.name}: status.addresses {kind} {value!r} is not an IP address")
+                    findings.problems.append(
+                        f"Node {node.name}: status.addresses {kind} {value!r} is not an IP address")
                     return None
     findings.problems.append(f"Node {node.name}: no status.addresses entry of type {', '.join(types)}")
     return None
@@ -226,7 +240,8 @@ def _vip_allowed(address: IPAddress, service: Service, inventory: FabricInventor
     name = f"Service {service.namespace}/{service.name}"
     inside = subnets.find(address)
     if inside is not None:
-        findings.problems.append(f"{name}: LoadBalancer IP {address} is inside pod subnet {inside[0]} of Node {inside[1]}")
+        findings.problems.append(
+            f"{name}: LoadBalancer IP {address} is inside pod subnet {inside[0]} of Node {inside[1]}")
         return False
     pools = inventory.vips.pools
     if pools and not any(address.version == p.version and address in p for p in pools):
@@ -324,7 +339,8 @@ def _family_address(node: Node, version: int, subnets: Iterable[IPNetwork], type
 def _next_hops(node: Node, att: NodeAttachment, inventory: FabricInventory,
                findings: Findings) -> dict[int, tuple[IPAddress, SourceRef]]:
     """Next hop per IP family: the attachment's address, and the node's address of the other family if needed."""
-    hops = {att.address.version: (att.address, _address_ref(att, f"next hop {att.address}"))}
+    hops: dict[int, tuple[IPAddress, SourceRef]] = {
+        att.address.version: (att.address, _address_ref(att, f"next hop {att.address}"))}
     rack = inventory.rack(att.rack)
     for cidr in node.pod_cidrs:
         if cidr.version in hops:
@@ -341,6 +357,7 @@ def _next_hops(node: Node, att: NodeAttachment, inventory: FabricInventory,
 def _static_objects(node: Node, att: NodeAttachment, vips: list[Announcement],
                     inventory: FabricInventory, findings: Findings) -> list[IntentObject]:
     hops = _next_hops(node, att, inventory, findings)
+    routes: list[tuple[IPNetwork, IPAddress, tuple[SourceRef, ...]]]
     routes = [(c, hops[c.version][0], (node_ref(node.name, "spec.podCIDRs"), hops[c.version][1]))
               for c in node.pod_cidrs if c.version in hops]
     routes += [(v.network, hops[v.address.version][0], v.provenance)

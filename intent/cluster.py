@@ -202,7 +202,8 @@ def _parse_node(obj: dict[str, Any], meta: dict[str, Any]) -> Node:
         (str(a.get("type", "")), str(a.get("address", ""))) for a in _maps(status.get("addresses"), "status.addresses")
     )
     ready = any(
-        c.get("type") == "Ready" and c.get("status") == "True" for c in _maps(status.get("conditions"), "status.conditions")
+        c.get("type") == "Ready" and c.get("status") == "True"
+        for c in _maps(status.get("conditions"), "status.conditions")
     )
     return Node(meta["name"], _labels(meta), tuple(_cidr(c, where) for c in cidrs), addresses, ready)
 
@@ -264,7 +265,8 @@ def _parse_service(obj: dict[str, Any], meta: dict[str, Any]) -> Service:
     spec = _map(obj.get("spec"), "spec")
     lb = _map(_map(obj.get("status"), "status").get("loadBalancer"), "status.loadBalancer")
     ips = tuple(
-        _ip(i["ip"], "status.loadBalancer.ingress[].ip") for i in _maps(lb.get("ingress"), "status.loadBalancer.ingress")
+        _ip(i["ip"], "status.loadBalancer.ingress[].ip")
+        for i in _maps(lb.get("ingress"), "status.loadBalancer.ingress")
         if i.get("ip")
     )
     return Service(

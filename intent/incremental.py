@@ -29,8 +29,19 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from intent.build import (
-    Announcement, Findings, SubnetIndex, VipUser, _racks_by_label, attach, build_intent, check_pod_subnets, graph_of,
-    merge_vip, node_objects, service_users, vrf_objects,
+    Announcement,
+    Findings,
+    SubnetIndex,
+    VipUser,
+    _racks_by_label,
+    attach,
+    build_intent,
+    check_pod_subnets,
+    graph_of,
+    merge_vip,
+    node_objects,
+    service_users,
+    vrf_objects,
 )
 from intent.cluster import ClusterSnapshot, EndpointSlice, Node
 from intent.errors import IntentError

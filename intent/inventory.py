@@ -187,7 +187,8 @@ def _rack_problems(inv: FabricInventory) -> list[str]:
     for i, rack in enumerate(inv.racks):
         for j, leaf in enumerate(rack.leaves):
             if leaf not in roles:
-                problems.append(f"racks[{i}].leaves[{j}]: {leaf!r} (rack {rack.name}) is not a switch of this inventory")
+                problems.append(
+                    f"racks[{i}].leaves[{j}]: {leaf!r} (rack {rack.name}) is not a switch of this inventory")
             elif roles[leaf] == "spine":
                 problems.append(f"racks[{i}].leaves[{j}]: {leaf!r} (rack {rack.name}) is a spine; "
                                 "nodes attach to leaf or border switches")
@@ -209,8 +210,10 @@ def _label_clashes(inv: FabricInventory) -> list[str]:
 
 def _subnet_overlaps(inv: FabricInventory) -> list[str]:
     """Node subnets that overlap an earlier (or wider) one; a wide subnet is compared with every one inside it."""
-    ranked = sorted((net.version, int(net.network_address), -int(net.broadcast_address), f"racks[{i}].node_subnets[{j}]",
-                     str(net), rack.name) for i, rack in enumerate(inv.racks) for j, net in enumerate(rack.node_subnets))
+    ranked = sorted(
+        (net.version, int(net.network_address), -int(net.broadcast_address), f"racks[{i}].node_subnets[{j}]",
+         str(net), rack.name)
+        for i, rack in enumerate(inv.racks) for j, net in enumerate(rack.node_subnets))
     problems: list[str] = []
     reach: tuple[int, int, str, str, str] | None = None  # (version, last address, path, cidr, rack) furthest so far
     for version, first, neg_last, path, cidr, rack in ranked:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable, Iterator
-from typing import Annotated, Any, ClassVar, Literal, Union
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
@@ -89,6 +89,8 @@ class DeviceObject(IntentObject):
 
     realized: ClassVar[bool] = True
     device: str
+    if TYPE_CHECKING:  # every concrete kind declares `kind` as a Literal field
+        kind: str
 
     @property
     def devices(self) -> tuple[str, ...]:
@@ -187,7 +189,7 @@ class PrefixList(DeviceObject):
     def _in_seq_order(cls, entries: tuple[PrefixListEntry, ...]) -> tuple[PrefixListEntry, ...]:
         """Entries are evaluated by seq, so seq order is their one order (a device may list them otherwise)."""
         seqs = sorted(e.seq for e in entries)
-        duplicates = sorted({s for s, t in zip(seqs, seqs[1:]) if s == t})
+        duplicates = sorted({s for s, t in zip(seqs, seqs[1:], strict=False) if s == t})
         if duplicates:
             raise ValueError(f"seq {', '.join(map(str, duplicates))} is used by more than one entry")
         return tuple(sorted(entries, key=lambda e: e.seq))
@@ -236,10 +238,10 @@ class StaticRoute(DeviceObject):
 
 
 AnyIntent = Annotated[
-    Union[PodSubnet, NodeAttachment, ServiceVip, Vrf, PrefixList, BgpPeering, StaticRoute],
+    PodSubnet | NodeAttachment | ServiceVip | Vrf | PrefixList | BgpPeering | StaticRoute,
     Field(discriminator="kind"),
 ]
-Realized = Annotated[Union[Vrf, PrefixList, BgpPeering, StaticRoute], Field(discriminator="kind")]
+Realized = Annotated[Vrf | PrefixList | BgpPeering | StaticRoute, Field(discriminator="kind")]
 
 #: Order in which realized kinds are created; deletions run in reverse (a neighbour before the
 #: prefix-list it references, routes before their VRF).
@@ -264,7 +266,7 @@ class IntentGraph(BaseModel):
         if keys is None or len(keys) != len(self.objects):
             keys = [obj.key for obj in self.objects]
         index: dict[str, IntentObject] = {}
-        for key, obj in zip(keys, self.objects):
+        for key, obj in zip(keys, self.objects, strict=False):
             if key in index:
                 raise IntentError(f"two intent objects share the key {key}")
             index[key] = obj

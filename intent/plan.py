@@ -20,7 +20,7 @@ from intent.errors import MassDeleteError, PlanError
 from intent.inventory import format_validation_error
 from intent.model import APPLY_ORDER, DeviceObject, Realized, SourceRef
 
-PLAN_FORMAT = "fabric-intent/plan@1"
+PLAN_FORMAT: Literal["fabric-intent/plan@1"] = "fabric-intent/plan@1"
 Action = Literal["create", "update", "delete"]
 SYMBOLS: dict[str, str] = {"create": "+", "update": "~", "delete": "-"}
 
@@ -246,7 +246,8 @@ def parse_plan(document: object, source: str) -> Plan:
     try:
         plan = Plan.model_validate(body)
     except ValidationError as exc:
-        raise PlanError(f"{source}: not a valid fabric-intent plan: " + "; ".join(format_validation_error(exc))) from None
+        problems = "; ".join(format_validation_error(exc))
+        raise PlanError(f"{source}: not a valid fabric-intent plan: {problems}") from None
     if "summary" in document and document["summary"] != plan.summary.model_dump():
         raise PlanError(f"{source}: the summary does not match the changes; the plan file was edited")
     return plan

@@ -32,7 +32,8 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
 ClusterOpt = Annotated[Path, typer.Option("--cluster", help="Cluster snapshot: a kubectl YAML/JSON file or a folder.")]
 FabricOpt = Annotated[Path, typer.Option("--fabric", help="Fabric inventory YAML file.")]
 MassDeleteOpt = Annotated[bool, typer.Option("--allow-mass-delete",
-                                             help="Allow a plan deleting >10 % of owned objects, or from an empty cluster.")]
+                                             help="Allow a plan deleting >10 % of owned objects, "
+                                                  "or one made from an empty cluster.")]
 
 
 def _err(message: str) -> None:
@@ -138,8 +139,12 @@ def graph(cluster: ClusterOpt, fabric: FabricOpt,
     return 0
 
 
+KeyArg = Annotated[str, typer.Argument(
+    help="Intent object key, e.g. 'static-route:leaf-a1:10.244.3.0/24@192.168.1.13'.")]
+
+
 @app.command()
-def explain(key: Annotated[str, typer.Argument(help="Intent object key, e.g. 'static-route:leaf-a1:10.244.3.0/24@192.168.1.13'.")],
+def explain(key: KeyArg,
             cluster: ClusterOpt, fabric: FabricOpt) -> int:
     """Why an object exists: its provenance and the objects that came from the same sources."""
     _, _, result = _load(cluster, fabric)
@@ -153,12 +158,14 @@ def explain(key: Annotated[str, typer.Argument(help="Intent object key, e.g. 'st
     for ref in obj.provenance:
         typer.echo(f"    <- {ref}")
     sources = {(r.kind, r.namespace, r.name) for r in obj.provenance}
-    related = [o for o in result.objects if o.key != key and sources & {(r.kind, r.namespace, r.name) for r in o.provenance}]
+    related = [o for o in result.objects
+               if o.key != key and sources & {(r.kind, r.namespace, r.name) for r in o.provenance}]
     if related:
         typer.echo("  from the same sources:")
         for other in related:
             typer.echo(f"    {other.key}")
-    typer.echo("  configuration:\n" + "\n".join("    " + line for line in json.dumps(obj.config(), indent=2).splitlines()))
+    config = json.dumps(obj.config(), indent=2).splitlines()
+    typer.echo("  configuration:\n" + "\n".join("    " + line for line in config))
     return 0
 
 

@@ -34,7 +34,8 @@ def _imports(tree: ast.AST) -> set[str]:
 def test_imports_point_one_way(package: str) -> None:
     for path in _modules(package):
         wrong = (_imports(ast.parse(path.read_text())) & PROJECT) - ALLOWED[package]
-        assert not wrong, f"{path.relative_to(ROOT)} imports {sorted(wrong)}; imports must point reconciler -> drivers -> intent"
+        where = path.relative_to(ROOT)
+        assert not wrong, f"{where} imports {sorted(wrong)}; imports must point reconciler -> drivers -> intent"
 
 
 def test_intent_does_no_io() -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from driver_harness import Harness, harness_for
+
 from drivers import registry
 
 

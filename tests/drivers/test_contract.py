@@ -8,8 +8,8 @@ device unchanged; hand-made configuration is never touched.
 from __future__ import annotations
 
 import pytest
-
 from driver_harness import DEVICES, Harness, desired, expected_plan, no_io, owned_before
+
 from drivers import registry
 from drivers.base import Driver
 from intent.errors import StalePlanError

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 import yaml
-
 from driver_harness import desired
+
 from drivers.fabric import Fabric
 from drivers.sim import SimDriver
 from intent.errors import DriverError, DriverNotFoundError, MassDeleteError, PlanError, StalePlanError

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
 from driver_harness import HARNESSES
+
 from drivers import registry
 from drivers.base import Driver
 from drivers.sim import SimDriver

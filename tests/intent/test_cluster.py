@@ -202,7 +202,8 @@ def test_unknown_kinds_are_skipped_with_a_notice(in_snapshots: Path) -> None:
     snapshot = load_cluster(Path("unknown-kinds.yaml"))
     assert list(snapshot.nodes) == ["worker-a1"]
     assert snapshot.notices == (
-        "unknown-kinds.yaml: skipped ConfigMap default/kube-root-ca.crt (kind 'ConfigMap' is not used by fabric-intent)",
+        "unknown-kinds.yaml: skipped ConfigMap default/kube-root-ca.crt "
+        "(kind 'ConfigMap' is not used by fabric-intent)",
         "unknown-kinds.yaml: skipped Deployment shop/frontend (kind 'Deployment' is not used by fabric-intent)",
         "unknown-kinds.yaml: skipped PersistentVolume pv-0001 (kind 'PersistentVolume' is not used by fabric-intent)",
     )

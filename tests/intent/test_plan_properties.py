@@ -100,7 +100,8 @@ def test_one_change_per_differing_key(desired: list[DeviceObject], observed: lis
     assert len({c.key for c in changes}) == len(changes)
     assert {c.key for c in changes if c.action == "create"} == want.keys() - have.keys()
     assert {c.key for c in changes if c.action == "delete"} == have.keys() - want.keys()
-    assert {c.key for c in changes if c.action == "update"} == {k for k in want.keys() & have.keys() if want[k] != have[k]}
+    differing = {k for k in want.keys() & have.keys() if want[k] != have[k]}
+    assert {c.key for c in changes if c.action == "update"} == differing
 
 
 @examples

@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from cli_support import SAMPLES, Result, Run, Workspace, console_script
+
 from reconciler.cli import main
 
 

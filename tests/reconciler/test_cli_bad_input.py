@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from cli_support import DATA, Run, Workspace
 
 CASES = sorted(p for p in (DATA / "bad-input").iterdir() if p.is_dir())

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
+import html
 import json
 import re
-import html
 import shutil
 import subprocess
 from dataclasses import dataclass, field
 
 import pytest
-
 from cli_support import Run, Workspace
 
 ROUTE_A3 = "static-route:leaf-a1:10.244.3.0/24@192.168.1.13"

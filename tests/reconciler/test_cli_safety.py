@@ -7,11 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
+from cli_support import DATA, Run, Workspace
 
 from intent.plan import digest_of
-import yaml
-
-from cli_support import DATA, Run, Workspace
 
 EDITS = yaml.safe_load((DATA / "plan-edits.yaml").read_text())
 EMPTY_CLUSTER = DATA / "empty-cluster"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from cli_support import Run, Workspace
 
 # (arguments with {cluster}/{fabric} placeholders, a fragment of the message)

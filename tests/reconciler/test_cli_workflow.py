@@ -9,8 +9,8 @@ from typing import Any
 
 import jsonschema
 import pytest
-
 from cli_support import DATA, ROOT, Run, Workspace
+
 from intent.plan import Plan, Summary
 
 SCHEMA_FILE = ROOT / "docs" / "plan.schema.json"
