@@ -65,7 +65,7 @@ def node_ref(node: str, fld: str | None = None, detail: str | None = None) -> So
     return SourceRef(kind="Node", name=node, field=fld, detail=detail)
 
 
-def _racks_by_label(inventory: FabricInventory) -> dict[str, Rack]:
+def racks_by_label(inventory: FabricInventory) -> dict[str, Rack]:
     return {rack.label_value or rack.name: rack for rack in inventory.racks}
 
 
@@ -81,7 +81,7 @@ def attach_node(node: Node, inventory: FabricInventory, findings: Findings,
         provenance.append(SourceRef(kind="FabricInventory", name=inventory.fabric, field=f"attachments[{node.name}]"))
     else:
         value = node.labels.get(label) if label else None
-        rack = (racks_by_label or _racks_by_label(inventory)).get(value) if value is not None else None
+        rack = (racks_by_label or racks_by_label(inventory)).get(value) if value is not None else None
         if rack is None:
             how = (f"label {label}={value!r} matches no rack" if value is not None
                    else f"has no label {label}" if label else "the inventory sets no rack_label")
@@ -412,7 +412,7 @@ def sort_key(obj: IntentObject) -> tuple[int, str]:
 def build_intent(cluster: ClusterSnapshot, inventory: FabricInventory) -> IntentGraph:
     """The intent graph for `cluster` on the fabric `inventory` describes; raises IntentError if unsafe."""
     findings = Findings(problems=check_pod_subnets(cluster.nodes.values()))
-    racks = _racks_by_label(inventory)
+    racks = racks_by_label(inventory)
     attached: dict[str, NodeAttachment] = {}
     for name in sorted(cluster.nodes):
         att = attach(cluster.nodes[name], inventory, findings, racks)

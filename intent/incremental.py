@@ -33,7 +33,7 @@ from intent.build import (
     Findings,
     SubnetIndex,
     VipUser,
-    _racks_by_label,
+    racks_by_label,
     attach,
     build_intent,
     check_pod_subnets,
@@ -80,7 +80,7 @@ class IncrementalPlanner:
     def __init__(self, cluster: ClusterSnapshot, inventory: FabricInventory,
                  observed: Iterable[DeviceObject] = ()) -> None:
         self.inventory = inventory
-        self._racks = _racks_by_label(inventory)
+        self._racks = racks_by_label(inventory)
         self._live = LiveCluster(cluster)
         self._observed: dict[str, DeviceObject] = {o.key: o for o in observed}
         self._broken = False
