@@ -70,7 +70,7 @@ def racks_by_label(inventory: FabricInventory) -> dict[str, Rack]:
 
 
 def attach_node(node: Node, inventory: FabricInventory, findings: Findings,
-                racks_by_label: Mapping[str, Rack] | None = None) -> NodeAttachment | None:
+                racks: Mapping[str, Rack] | None = None) -> NodeAttachment | None:
     """Where a node hangs off the fabric and its fabric-facing IP, or None (with a finding)."""
     explicit = next((a for a in inventory.attachments if a.node == node.name), None)
     label = inventory.rack_label
@@ -81,7 +81,7 @@ def attach_node(node: Node, inventory: FabricInventory, findings: Findings,
         provenance.append(SourceRef(kind="FabricInventory", name=inventory.fabric, field=f"attachments[{node.name}]"))
     else:
         value = node.labels.get(label) if label else None
-        rack = (racks_by_label or racks_by_label(inventory)).get(value) if value is not None else None
+        rack = (racks or racks_by_label(inventory)).get(value) if value is not None else None
         if rack is None:
             how = (f"label {label}={value!r} matches no rack" if value is not None
                    else f"has no label {label}" if label else "the inventory sets no rack_label")
