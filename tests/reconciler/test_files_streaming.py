@@ -6,7 +6,6 @@ writes files, loads them both ways and compares the snapshots or the error messa
 
 from __future__ import annotations
 
-import dataclasses
 import ipaddress
 import json
 from pathlib import Path
@@ -131,6 +130,6 @@ def test_parsed_pods_are_the_records_their_constructor_makes(tmp_path: Path) -> 
     made = Pod(namespace="web", name="b", labels={"app": "x"}, node_name="n1",
                ips=(ipaddress.ip_address("10.244.2.7"),), host_network=False, phase="Running", ports=())
     assert pod == made and repr(pod) == repr(made)
-    assert {f.name: getattr(pod, f.name) for f in dataclasses.fields(Pod)} == dataclasses.asdict(made)
-    with pytest.raises(dataclasses.FrozenInstanceError):
+    assert {name: getattr(pod, name) for name in Pod._fields} == made._asdict()
+    with pytest.raises(AttributeError):
         pod.name = "c"  # type: ignore[misc]
