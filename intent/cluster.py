@@ -1,9 +1,9 @@
 """Typed view of the Kubernetes objects fabric-intent reads, and the pure parser that makes it.
 
-A snapshot can hold 150,000 pods, so these records are slotted dataclasses rather than pydantic
-models: parsing stays near the cost of reading the JSON. Every record keeps what it needs for
-intent and policy, nothing more. The parser takes documents already read from files (see
-`reconciler.snapshot`) and names the file and the object in every error.
+A snapshot can hold 150,000 pods, so these records are slotted dataclasses (and `Pod` a named
+tuple) rather than pydantic models: parsing stays near the cost of reading the JSON. Every record
+keeps what it needs for intent and policy, nothing more. The parser takes documents already read
+from files (see `reconciler.files`) and names the file and the object in every error.
 """
 
 from __future__ import annotations
