@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import pty
+import re
+import shutil
+import subprocess
 
 from cli_support import Run, Workspace
 
@@ -56,3 +61,35 @@ def test_runs_from_any_folder(ws: Workspace, script: Run) -> None:
     assert result.code == 2, result.text
     drivers = script("drivers", cwd=ws.root)
     assert drivers.code == 0 and drivers.out.startswith("sim")
+
+
+def _on_a_terminal(*args: str) -> tuple[int, str]:
+    """Run the console script with its standard output on a pseudo-terminal, as a person sees it."""
+    main, child = pty.openpty()
+    try:
+        proc = subprocess.run([shutil.which("fabric-intent") or "fabric-intent", *args], stdout=child,
+                              stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, timeout=60, check=False)
+        os.close(child)
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(main, 65536)
+            except OSError:  # the terminal's other end is closed: everything has been read
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        return proc.returncode, b"".join(chunks).decode()
+    finally:
+        os.close(main)
+
+
+def test_text_plan_is_coloured_on_a_terminal_only(ws: Workspace, script: Run) -> None:
+    code, shown = _on_a_terminal("plan", *map(str, ws.args()))
+    assert code == 0, shown
+    assert "\x1b[32m  + static route 10.244.1.0/24 via 192.168.1.11" in shown, "creates are green"
+    assert "\x1b[1mPlan: 16 to add" in shown, "the summary is bold"
+    piped = script("plan", *ws.args())
+    assert "\x1b[" not in piped.out, "no colour codes when the output is not a terminal"
+    plain = re.sub(r"\x1b\[[0-9;]*m", "", shown).replace("\r\n", "\n")
+    assert plain == piped.out, "colour changes nothing but the colour"
