@@ -7,16 +7,13 @@ Input that cannot be made into a safe fabric is refused with every problem liste
 
 from __future__ import annotations
 
-import bisect
 import ipaddress
-from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from operator import itemgetter
 
 from intent.bulk import collector_paused
-from intent.cluster import ClusterSnapshot, Node, Service
-from intent.errors import IntentError
+from intent.cluster import ClusterSnapshot, Node
+from intent.errors import Findings, IntentError
 from intent.inventory import FabricInventory, Rack
 from intent.model import (
     APPLY_ORDER,
@@ -29,36 +26,15 @@ from intent.model import (
     PodSubnet,
     PrefixList,
     PrefixListEntry,
-    ServiceVip,
     SourceRef,
     StaticRoute,
     Vrf,
 )
+from intent.subnets import SubnetIndex, check_pod_subnets
+from intent.vips import Announcement, announcements
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
-
-
-@dataclass(frozen=True)
-class Announcement:
-    """A service VIP one node announces (or is the next hop for)."""
-
-    address: IPAddress
-    provenance: tuple[SourceRef, ...]
-    # The address as a host route; given once per VIP, as parsing one per node and VIP adds up.
-    prefix: IPNetwork | None = field(default=None, compare=False)
-
-    @property
-    def network(self) -> IPNetwork:
-        return self.prefix if self.prefix is not None else ipaddress.ip_network(self.address)
-
-
-@dataclass
-class Findings:
-    """Problems (refuse the input) and warnings (build anyway, tell the operator)."""
-
-    problems: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
 
 
 def node_ref(node: str, fld: str | None = None, detail: str | None = None) -> SourceRef:
@@ -124,165 +100,6 @@ def _node_address(node: Node, types: Iterable[str], findings: Findings) -> IPAdd
                     return None
     findings.problems.append(f"Node {node.name}: no status.addresses entry of type {', '.join(types)}")
     return None
-
-
-def check_pod_subnets(nodes: Iterable[Node]) -> list[str]:
-    """Duplicate or overlapping podCIDRs across nodes, each named once."""
-    ranked = sorted(
-        ((net.version, int(net.network_address), int(net.broadcast_address), str(net), n.name)
-         for n in nodes for net in n.pod_cidrs),
-    )
-    problems: list[str] = []
-    reach: tuple[int, int, str, str] | None = None  # (version, last address, cidr, node) furthest so far
-    for version, first, last, cidr, name in ranked:
-        if reach is not None and reach[0] == version and first <= reach[1]:
-            what = "duplicates" if cidr == reach[2] else "overlaps"
-            problems.append(f"Node {name}: podCIDR {cidr} {what} {reach[2]} of Node {reach[3]}")
-        if reach is None or reach[0] != version or last > reach[1]:
-            reach = (version, last, cidr, name)
-    return problems
-
-
-class SubnetIndex:
-    """Sorted pod subnets answering 'which subnet holds this address' in O(log n).
-
-    Pod subnets never overlap in a graph that builds, so the subnet starting last at or before
-    an address is the only candidate.
-    """
-
-    def __init__(self, nodes: Iterable[Node]) -> None:
-        self._rows: dict[int, list[tuple[int, int, str, str]]] = {4: [], 6: []}
-        for n in nodes:
-            for c in n.pod_cidrs:
-                self._rows[c.version].append((int(c.network_address), int(c.broadcast_address), str(c), n.name))
-        for rows in self._rows.values():
-            rows.sort()
-        self._starts = {v: [r[0] for r in rows] for v, rows in self._rows.items()}
-
-    def find(self, address: IPAddress) -> tuple[str, str] | None:
-        """(cidr, node) of the pod subnet holding `address`, if any."""
-        value, rows = int(address), self._rows[address.version]
-        i = bisect.bisect_right(self._starts[address.version], value) - 1
-        if i >= 0 and rows[i][0] <= value <= rows[i][1]:
-            return rows[i][2], rows[i][3]
-        return None
-
-    # -- incremental upkeep: one node's subnets in or out, O(log n) search plus a list insert ------
-    @staticmethod
-    def _row(node: str, cidr: IPNetwork) -> tuple[int, int, str, str]:
-        return (int(cidr.network_address), int(cidr.broadcast_address), str(cidr), node)
-
-    def overlapping(self, cidr: IPNetwork) -> tuple[str, str] | None:
-        """(cidr, node) of an indexed subnet sharing an address with `cidr`, if any.
-
-        In a non-overlapping index only the subnet starting last at or before `cidr`'s last address
-        can reach into it.
-        """
-        first, last = int(cidr.network_address), int(cidr.broadcast_address)
-        rows = self._rows[cidr.version]
-        i = bisect.bisect_right(self._starts[cidr.version], last) - 1
-        if i >= 0 and rows[i][1] >= first:
-            return rows[i][2], rows[i][3]
-        return None
-
-    def add(self, node: Node) -> None:
-        for cidr in node.pod_cidrs:
-            row, rows = self._row(node.name, cidr), self._rows[cidr.version]
-            i = bisect.bisect_left(rows, row)
-            rows.insert(i, row)
-            self._starts[cidr.version].insert(i, row[0])
-
-    def discard(self, node: Node) -> None:
-        for cidr in node.pod_cidrs:
-            row, rows = self._row(node.name, cidr), self._rows[cidr.version]
-            i = bisect.bisect_left(rows, row)
-            if i < len(rows) and rows[i] == row:
-                del rows[i], self._starts[cidr.version][i]
-
-
-def announcements(cluster: ClusterSnapshot, inventory: FabricInventory, attached: Mapping[str, NodeAttachment],
-                  subnets: SubnetIndex, findings: Findings) -> tuple[list[ServiceVip], dict[str, list[Announcement]]]:
-    """Service VIPs and, per node, the VIPs it announces (route health injection)."""
-    by_vip: dict[IPAddress, list[VipUser]] = defaultdict(list)
-    for key in sorted(cluster.services):
-        for address, user in service_users(cluster, inventory, cluster.services[key], attached, subnets, findings):
-            by_vip[address].append(user)
-    vips: list[ServiceVip] = []
-    per_node: dict[str, list[Announcement]] = defaultdict(list)
-    for address in sorted(by_vip, key=lambda a: (a.version, int(a))):
-        vip = merge_vip(address, by_vip[address], attached, findings)
-        if vip is None:
-            continue
-        vips.append(vip)
-        host = ipaddress.ip_network(address)
-        for node in vip.nodes:
-            per_node[node].append(Announcement(address, vip.provenance, host))
-    return vips, per_node
-
-
-#: One Service asking for a VIP: the Service, the nodes that serve it, and why.
-VipUser = tuple[Service, tuple[str, ...], tuple[SourceRef, ...]]
-
-
-def service_users(cluster: ClusterSnapshot, inventory: FabricInventory, service: Service,
-                  attached: Mapping[str, NodeAttachment], subnets: SubnetIndex,
-                  findings: Findings) -> list[tuple[IPAddress, VipUser]]:
-    """The LoadBalancer IPs one Service may have announced, each with its `VipUser` entry."""
-    if not inventory.vips.advertise or service.type != "LoadBalancer" or not service.load_balancer_ips:
-        return []
-    nodes, refs = _serving_nodes(cluster, inventory, service, attached)
-    user = (service, nodes, refs)
-    return [(a, user) for a in service.load_balancer_ips if _vip_allowed(a, service, inventory, subnets, findings)]
-
-
-def _vip_allowed(address: IPAddress, service: Service, inventory: FabricInventory, subnets: SubnetIndex,
-                 findings: Findings) -> bool:
-    name = f"Service {service.namespace}/{service.name}"
-    inside = subnets.find(address)
-    if inside is not None:
-        findings.problems.append(
-            f"{name}: LoadBalancer IP {address} is inside pod subnet {inside[0]} of Node {inside[1]}")
-        return False
-    pools = inventory.vips.pools
-    if pools and not any(address.version == p.version and address in p for p in pools):
-        findings.warnings.append(f"{name}: LoadBalancer IP {address} is outside vips.pools; not announced")
-        return False
-    return True
-
-
-def _serving_nodes(cluster: ClusterSnapshot, inventory: FabricInventory, service: Service,
-                   attached: Mapping[str, NodeAttachment]) -> tuple[tuple[str, ...], tuple[SourceRef, ...]]:
-    ingress = SourceRef(kind="Service", namespace=service.namespace, name=service.name,
-                        field="status.loadBalancer.ingress",
-                        detail=f"externalTrafficPolicy {service.external_traffic_policy}")
-    if service.external_traffic_policy == "Cluster" and inventory.vips.cluster_policy_nodes == "all":
-        every = SourceRef(kind="FabricInventory", name=inventory.fabric, field="vips.cluster_policy_nodes",
-                          detail="all: every attached Ready node")
-        return tuple(sorted(n for n in attached if cluster.nodes[n].ready)), (ingress, every)
-    nodes: set[str] = set()
-    refs = [ingress]
-    for eps in cluster.slices_for(service.namespace, service.name):
-        ready = {e.node_name for e in eps.endpoints if e.ready and e.node_name}
-        if ready:
-            nodes |= ready
-            refs.append(SourceRef(kind="EndpointSlice", namespace=eps.namespace, name=eps.name, field="endpoints",
-                                  detail="ready on " + ", ".join(sorted(ready))))
-    return tuple(sorted(n for n in nodes if n in attached)), tuple(refs)
-
-
-def merge_vip(address: IPAddress, users: list[VipUser], attached: Mapping[str, NodeAttachment],
-              findings: Findings) -> ServiceVip | None:
-    """The VIP one address makes from every Service using it (in Service key order), or None."""
-    services = [f"{s.namespace}/{s.name}" for s, _, _ in users]
-    nodes = tuple(sorted({n for _, ns, _ in users for n in ns}))
-    if not nodes:
-        findings.warnings.append(f"Service {services[0]}: LoadBalancer IP {address} has no ready endpoint on an "
-                                 "attached node; not announced")
-        return None
-    local = any(s.external_traffic_policy == "Local" for s, _, _ in users)
-    leaves = tuple(sorted({leaf for n in nodes for leaf in attached[n].leaves}))
-    return ServiceVip(address=address, service=", ".join(services), traffic_policy="Local" if local else "Cluster",
-                      nodes=nodes, leaves=leaves, provenance=tuple(r for _, _, refs in users for r in refs))
 
 
 def node_asn(att: NodeAttachment, inventory: FabricInventory) -> int:

@@ -7,6 +7,7 @@ Vendor and transport exceptions never leak out of a driver: they are wrapped (`r
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 
 class FabricIntentError(Exception):
@@ -70,3 +71,11 @@ class DeviceUnreachableError(DriverError):
 
 class ApplyError(DriverError):
     """A change was refused by the device; the device was restored to its previous owned state."""
+
+
+@dataclass
+class Findings:
+    """Problems (refuse the input) and warnings (build anyway, tell the operator)."""
+
+    problems: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)

@@ -28,27 +28,15 @@ import ipaddress
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from intent.build import (
-    Announcement,
-    Findings,
-    SubnetIndex,
-    VipUser,
-    attach,
-    build_intent,
-    check_pod_subnets,
-    graph_of,
-    merge_vip,
-    node_objects,
-    racks_by_label,
-    service_users,
-    vrf_objects,
-)
+from intent.build import attach, build_intent, graph_of, node_objects, racks_by_label, vrf_objects
 from intent.cluster import ClusterSnapshot, EndpointSlice, Node
-from intent.errors import IntentError
+from intent.errors import Findings, IntentError
 from intent.events import Delete, Event, LiveCluster, Record, Upsert, event_from_object, record_key, target
 from intent.inventory import FabricInventory
 from intent.model import DeviceObject, IntentGraph, IntentObject, IPAddress, IPNetwork, NodeAttachment, ServiceVip
 from intent.plan import Change, diff
+from intent.subnets import SubnetIndex, check_pod_subnets
+from intent.vips import Announcement, VipUser, merge_vip, service_users
 
 __all__ = ["Delete", "Event", "IncrementalPlanner", "Update", "Upsert", "event_from_object", "record_key"]
 
