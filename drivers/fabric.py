@@ -36,15 +36,13 @@ class Fabric:
             return {name: f.result() for name, f in futures.items()}
 
     @collector_paused()  # bulk allocation: see intent.bulk
-    def plan(self, graph: IntentGraph, states: Mapping[str, FabricState], *, cluster_nodes: int,
-             allow_mass_delete: bool = False) -> Plan:
-        """The plan to bring every device to `graph`; refuses mass deletion unless allowed."""
+    def plan(self, graph: IntentGraph, states: Mapping[str, FabricState], *, cluster_nodes: int) -> Plan:
+        """The plan to bring every device to `graph`. Pure: showing any plan is safe; `apply` guards."""
         desired = _by_device(graph, self.drivers)
         devices = tuple(d.plan(desired.get(name, {}), states[name]) for name, d in self.drivers.items())
         modes = sorted({self.inventory.routing_mode(r) for r in self.inventory.racks} or {self.inventory.routing.mode})
         plan = Plan(fabric=graph.fabric, cluster=graph.cluster, routing_mode="+".join(modes),
                     cluster_nodes=cluster_nodes, devices=devices, warnings=graph.warnings)
-        check_mass_delete(plan, allow_mass_delete=allow_mass_delete)
         return plan
 
     def check(self, plan: Plan) -> None:
@@ -57,14 +55,18 @@ class Fabric:
                                      "nothing was applied, make a new plan")
             _check_unedited(self.drivers[device_plan.device], device_plan, current)
 
-    def apply(self, plan: Plan, progress: Progress | None = None) -> list[ApplyResult]:
+    def apply(self, plan: Plan, progress: Progress | None = None, *,
+              allow_mass_delete: bool = False) -> list[ApplyResult]:
         """Apply `plan` exactly, make-before-break across the whole fabric.
 
         First every device's creates and updates, then every device's deletes: a VIP moving from
         one rack to another is announced on its new leaf before it is withdrawn from the old one.
-        Each step is one transaction on its device; the first failure stops the apply.
+        Each step is one transaction on its device; the first failure stops the apply. A plan made
+        from an empty cluster view, or deleting over 10 % of the owned objects, is refused unless
+        `allow_mass_delete`.
         """
         say = progress or (lambda device, message: None)
+        check_mass_delete(plan, allow_mass_delete=allow_mass_delete)
         self.check(plan)
         revisions = {d.device: d.revision for d in plan.devices}
         results: list[ApplyResult] = []

@@ -204,7 +204,7 @@ def _cold(folder: Path, converged: bool) -> dict[str, Any]:
     graph = build_intent(snapshot, inventory)
     t2 = time.perf_counter()
     fabric = Fabric.from_inventory(inventory, folder)
-    plan = fabric.plan(graph, states, cluster_nodes=len(snapshot.nodes), allow_mass_delete=True)
+    plan = fabric.plan(graph, states, cluster_nodes=len(snapshot.nodes))
     t3 = time.perf_counter()
     return {"load_s": t1 - t0, "build_s": t2 - t1, "plan_s": t3 - t2, "total_s": t3 - t0,
             "cpu_s": time.process_time() - cpu, "changes": len(plan.changes), "objects": len(graph),

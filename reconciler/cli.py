@@ -51,8 +51,7 @@ def _load(cluster: Path, fabric: Path) -> tuple[FabricInventory, ClusterSnapshot
 def _make_plan(cluster: Path, fabric: Path) -> tuple[Fabric, Plan]:
     inventory, snapshot, graph = _load(cluster, fabric)
     fab = Fabric.from_inventory(inventory, fabric.parent)
-    # allow_mass_delete=True: every caller shows the plan first, then checks it with the user's flag
-    return fab, fab.plan(graph, fab.observe(), cluster_nodes=len(snapshot.nodes), allow_mass_delete=True)
+    return fab, fab.plan(graph, fab.observe(), cluster_nodes=len(snapshot.nodes))
 
 
 def _write(text: str, out: Path | None) -> None:
@@ -110,13 +109,14 @@ def apply(fabric: FabricOpt,
         assert cluster is not None
         fab, result = _make_plan(cluster, fabric)
     typer.echo(render_text(result, colour=sys.stdout.isatty()), nl=False)
-    check_mass_delete(result, allow_mass_delete=allow_mass_delete)
+    check_mass_delete(result, allow_mass_delete=allow_mass_delete)  # refuse before asking; apply checks again
     if not result.has_changes:
         return 0
     if not auto_approve and not typer.confirm("\nApply these changes to the fabric?", default=False):
         _err("Apply cancelled; nothing was changed.")
         return 1
-    results = fab.apply(result, progress=lambda device, message: _err(f"{device}: {message}"))
+    results = fab.apply(result, progress=lambda device, message: _err(f"{device}: {message}"),
+                        allow_mass_delete=allow_mass_delete)
     failed = [r for r in results if r.failed]
     applied = sum(len(r.applied) for r in results)
     typer.echo(f"Apply {'failed' if failed else 'complete'}: {applied} change(s) applied on "

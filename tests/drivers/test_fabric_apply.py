@@ -44,9 +44,9 @@ class Lab:
         drivers = {s.name: SimDriver(s, self.inventory, self.root, **seams(s.name)) for s in self.inventory.switches}
         return Fabric(self.inventory, drivers)
 
-    def plan(self, fab: Fabric, cluster_nodes: int = 2, allow_mass_delete: bool = True) -> Plan:
+    def plan(self, fab: Fabric, cluster_nodes: int = 2) -> Plan:
         """The plan to the desired state (it deletes 2 of leaf-1's 4 owned objects: a mass delete)."""
-        return fab.plan(self.graph, fab.observe(), cluster_nodes=cluster_nodes, allow_mass_delete=allow_mass_delete)
+        return fab.plan(self.graph, fab.observe(), cluster_nodes=cluster_nodes)
 
     def devices(self) -> dict[str, Any]:
         return json.loads(self.state_file.read_text())["devices"]
@@ -61,7 +61,8 @@ def test_apply_reports_progress_and_converges(lab: Lab) -> None:
     fab = lab.fabric()
     plan = lab.plan(fab)
     messages: list[tuple[str, str]] = []
-    results = fab.apply(plan, progress=lambda device, message: messages.append((device, message)))
+    results = fab.apply(plan, progress=lambda device, message: messages.append((device, message)),
+                        allow_mass_delete=True)
     # Make-before-break across the fabric: every device's adds and changes, then every device's deletes.
     assert [r.device for r in results] == ["leaf-1", "leaf-2", "leaf-1"]
     assert not any(r.failed for r in results)
@@ -77,7 +78,8 @@ def test_a_vip_moving_between_devices_is_announced_before_it_is_withdrawn(lab: L
     fab = lab.fabric()
     plan = lab.plan(fab)
     order: list[tuple[str, str]] = []
-    fab.apply(plan, progress=lambda device, message: order.append((device, message.split(":")[0])))
+    fab.apply(plan, progress=lambda device, message: order.append((device, message.split(":")[0])),
+              allow_mass_delete=True)
     phases = [phase for _, phase in order if phase in ("add/change", "delete")]
     assert phases == sorted(phases), "no delete step runs before every add/change step has run"
 
@@ -86,7 +88,8 @@ def test_apply_stops_at_the_first_failed_device(lab: Lab) -> None:
     before = lab.devices()
     fab = lab.fabric(failing=("leaf-1",))
     messages: list[tuple[str, str]] = []
-    results = fab.apply(lab.plan(fab), progress=lambda device, message: messages.append((device, message)))
+    results = fab.apply(lab.plan(fab), progress=lambda device, message: messages.append((device, message)),
+                        allow_mass_delete=True)
     assert len(results) == 1 and results[0].failed
     assert (results[0].error or "").startswith("leaf-1: cannot write sim-fabric.json")
     assert messages[-1][0] == "leaf-1" and messages[-1][1].startswith("failed: ")
@@ -98,7 +101,7 @@ def test_apply_stops_at_the_first_failed_device(lab: Lab) -> None:
 def test_devices_before_a_failure_keep_their_changes(lab: Lab) -> None:
     before = lab.devices()
     fab = lab.fabric(failing=("leaf-2",))
-    results = fab.apply(lab.plan(fab))
+    results = fab.apply(lab.plan(fab), allow_mass_delete=True)
     assert [(r.device, r.failed) for r in results] == [("leaf-1", False), ("leaf-2", True)]
     assert results[1].not_applied == ("static-route:leaf-2:10.244.5.0/24@192.168.2.11",)
     after = lab.devices()
@@ -114,7 +117,7 @@ def test_a_stale_device_refuses_the_whole_plan(lab: Lab) -> None:
     lab.state_file.write_text(json.dumps(data))
     before = lab.state_file.read_bytes()
     with pytest.raises(StalePlanError, match="leaf-2: the device changed since the plan was made; nothing was applied"):
-        fab.apply(plan)
+        fab.apply(plan, allow_mass_delete=True)
     assert lab.state_file.read_bytes() == before, "leaf-1 comes first in the plan but was not applied either"
 
 
@@ -127,7 +130,7 @@ def test_an_edited_change_refuses_the_whole_plan(lab: Lab) -> None:
     plan = plan.model_copy(update={"devices": (plan.devices[0], leaf2.model_copy(update={"changes": (edited,)}))})
     before = lab.state_file.read_bytes()
     with pytest.raises(PlanError, match="leaf-2: change static-route:leaf-2:10.244.5.0/24@192.168.2.11 .*native lines"):
-        fab.apply(plan)
+        fab.apply(plan, allow_mass_delete=True)
     assert lab.state_file.read_bytes() == before
 
 
@@ -135,17 +138,20 @@ def test_plan_for_another_fabric_is_refused(lab: Lab) -> None:
     fab = lab.fabric()
     plan = lab.plan(fab).model_copy(update={"cluster": "other"})
     with pytest.raises(PlanError, match="the plan is for fabric contract-lab / cluster other"):
-        fab.apply(plan)
+        fab.apply(plan, allow_mass_delete=True)
 
 
-def test_mass_delete_and_empty_view_are_refused_by_plan(lab: Lab) -> None:
+def test_mass_delete_and_empty_view_are_refused_by_apply(lab: Lab) -> None:
     fab = lab.fabric()
+    before = lab.state_file.read_bytes()
     with pytest.raises(MassDeleteError, match="empty cluster view"):
-        lab.plan(fab, cluster_nodes=0, allow_mass_delete=False)
+        fab.apply(lab.plan(fab, cluster_nodes=0))
     with pytest.raises(MassDeleteError, match="deletes 2 of 4 objects fabric-intent owns"):
-        lab.plan(fab, allow_mass_delete=False)
-    assert lab.plan(fab).summary.destroy == 2
+        fab.apply(lab.plan(fab))
+    assert lab.state_file.read_bytes() == before, "a refused plan changes nothing"
+    assert lab.plan(fab).summary.destroy == 2  # showing such a plan is always allowed
     assert lab.plan(fab, cluster_nodes=0).summary.destroy == 2
+    assert not any(r.failed for r in fab.apply(lab.plan(fab), allow_mass_delete=True))
 
 
 def test_objects_for_unknown_devices_are_refused(lab: Lab) -> None:
@@ -153,7 +159,7 @@ def test_objects_for_unknown_devices_are_refused(lab: Lab) -> None:
     graph = IntentGraph(fabric="contract-lab", cluster="contract",
                         objects=tuple(o.model_copy(update={"device": "leaf-9"}) for o in desired("leaf-2")))
     with pytest.raises(PlanError, match="device leaf-9 is not in the inventory"):
-        fab.plan(graph, fab.observe(), cluster_nodes=2, allow_mass_delete=True)
+        fab.plan(graph, fab.observe(), cluster_nodes=2)
 
 
 def test_observe_names_the_device_of_a_crashing_driver(lab: Lab) -> None:

@@ -26,7 +26,7 @@ from drivers.sim import SimDriver
 from intent.build import build_intent
 from intent.errors import FabricIntentError, InputError
 from intent.model import OWNER, IntentGraph
-from intent.plan import FabricState, Plan, apply_changes, parse_plan
+from intent.plan import FabricState, Plan, apply_changes, check_mass_delete, parse_plan
 from intent.report import render_json, render_text
 from reconciler.files import load_cluster, load_inventory
 
@@ -52,6 +52,7 @@ def run_case(case: Path) -> Outcome:
     fabric = Fabric(inventory, {s.name: SimDriver(s, sim_inventory, case) for s in inventory.switches})
     states = fabric.observe()
     plan = fabric.plan(graph, states, cluster_nodes=len(cluster.nodes))
+    check_mass_delete(plan, allow_mass_delete=False)  # as `plan` and `apply` do without --allow-mass-delete
     return Outcome(graph, states, plan)
 
 
