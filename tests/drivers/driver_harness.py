@@ -3,7 +3,8 @@
 The contract (tests/drivers/test_contract.py) is written once, against the `Harness` protocol; every
 driver the registry can build brings a harness here. A harness sets up the driver's local fixture
 (a sim state file today; a fake SSH connection factory or recorded controller exchanges later),
-builds drivers from the registry, and offers the few native views the contract needs: a device's
+builds drivers from the registry (the sim's below; every other driver's in
+harness_<name>.py, as class `HARNESS`), and offers the few native views the contract needs: a device's
 whole configuration, its hand-made part, a change made behind fabric-intent's back, a commit that
 fails, and a way to make the backing store unreadable.
 
@@ -12,6 +13,7 @@ Driver-neutral expectations live in data/contract/*.json; native fixtures in dat
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import shutil
@@ -124,11 +126,25 @@ class SimHarness:
 HARNESSES: dict[str, type[Any]] = {"sim": SimHarness}
 
 
+def harness_class(name: str) -> type[Any] | None:
+    """The harness for driver `name`: SimHarness here, any other in tests/drivers/harness_<name>.py (`HARNESS`)."""
+    if name in HARNESSES:
+        return HARNESSES[name]
+    try:
+        module = importlib.import_module(f"harness_{name}")
+    except ModuleNotFoundError as exc:
+        if exc.name != f"harness_{name}":
+            raise
+        return None
+    return getattr(module, "HARNESS", None)
+
+
 def harness_for(name: str, tmp_path: Path) -> Harness:
-    if name not in HARNESSES:
-        raise AssertionError(f"driver {name!r} is registered but has no contract fixture: add a harness for it "
-                             "to tests/drivers/driver_harness.py (HARNESSES)")
-    return HARNESSES[name](tmp_path)
+    cls = harness_class(name)
+    if cls is None:
+        raise AssertionError(f"driver {name!r} is registered but has no contract fixture: add "
+                             f"tests/drivers/harness_{name}.py with a HARNESS class (see driver_harness.py)")
+    return cls(tmp_path)
 
 
 # -- watching for I/O --------------------------------------------------------------------------
