@@ -31,7 +31,18 @@ from pydantic import TypeAdapter, ValidationError
 
 from drivers.base import Capabilities, Driver
 from intent.errors import DriverError, StalePlanError
-from intent.model import OWNER, BgpPeering, DeviceObject, PrefixList, Realized, StaticRoute, Vrf, ip_text
+from intent.model import (
+    OWNER,
+    AddressGroup,
+    BgpPeering,
+    DeviceObject,
+    PolicyRule,
+    PrefixList,
+    Realized,
+    StaticRoute,
+    Vrf,
+    ip_text,
+)
 from intent.plan import Change, FabricState, apply_changes
 
 FORMAT = "fabric-intent-sim/1"
@@ -66,7 +77,35 @@ def render_object(obj: DeviceObject, verb: str = "set") -> list[str]:
                 f"{head} prefix-list {obj.prefix_list} in", f"{head} maximum-prefix {obj.max_prefix}"]
     if isinstance(obj, Vrf):
         return [f"{verb} vrf {obj.name}"]
+    if isinstance(obj, AddressGroup):
+        return _group_lines(obj, verb)
+    if isinstance(obj, PolicyRule):
+        return [f"delete policy-rule {obj.name}"] if verb == "delete" else [_rule_line(obj)]
     raise DriverError(f"the sim driver cannot render {type(obj).__name__}")
+
+
+def _group_lines(group: AddressGroup, verb: str) -> list[str]:
+    if verb == "delete":
+        return [f"delete address-group {group.name}"]
+    members = [ip_text(a) for a in group.addresses] + [ip_text(p) for p in group.prefixes]
+    return [f'set address-group {group.name} description "{group.description}"'] + [
+        f"set address-group {group.name} member {m}" for m in members]
+
+
+def _rule_line(rule: PolicyRule) -> str:
+    ports = "" if rule.ports is None else f" ports {rule.ports[0]}-{rule.ports[1]}"
+    return (f"set policy-rule {rule.name} stage {rule.stage} action {rule.action} src {rule.src or 'any'} "
+            f"dst {rule.dst or 'any'} protocol {(rule.protocol or 'any').lower()}{ports}")
+
+
+def _member_changes(before: AddressGroup, after: AddressGroup) -> list[str]:
+    old = {ip_text(m) for m in (*before.addresses, *before.prefixes)}
+    new = {ip_text(m) for m in (*after.addresses, *after.prefixes)}
+    lines = [f"delete address-group {after.name} member {m}" for m in sorted(old - new)]
+    lines += [f"set address-group {after.name} member {m}" for m in sorted(new - old)]
+    if before.description != after.description:
+        lines.insert(0, f'set address-group {after.name} description "{after.description}"')
+    return lines
 
 
 # The fields that make an object's key, per kind, parsed as the intent model parses them.
@@ -75,6 +114,8 @@ _IDENTITY: dict[str, tuple[type[DeviceObject], dict[str, Callable[[Any], Any]]]]
     "bgp-peering": (BgpPeering, {"neighbor": ipaddress.ip_address}),
     "prefix-list": (PrefixList, {"name": str}),
     "vrf": (Vrf, {"name": str}),
+    "address-group": (AddressGroup, {"name": str}),
+    "policy-rule": (PolicyRule, {"name": str}),
 }
 
 
@@ -96,7 +137,8 @@ class SimDriver(Driver):
 
     name: ClassVar[str] = "sim"
     capabilities: ClassVar[Capabilities] = Capabilities(
-        kinds=("vrf", "prefix-list", "bgp-peering", "static-route"), transactional=True, rollback=True,
+        kinds=("vrf", "prefix-list", "bgp-peering", "static-route", "address-group", "policy-rule"),
+        transactional=True, rollback=True,
         description="simulated fabric in a JSON file (all-or-nothing per device)")
 
     def __init__(self, *args: Any, replace: Callable[[str, Path], None] = os.replace, **kwargs: Any) -> None:
@@ -154,6 +196,9 @@ class SimDriver(Driver):
     def render(self, change: Change) -> tuple[str, ...]:
         if change.action == "delete" and change.before is not None:
             return tuple(render_object(change.before, "delete"))
+        if change.action == "update" and isinstance(change.before, AddressGroup) and isinstance(
+                change.after, AddressGroup):  # members only: a pod came or went
+            return tuple(_member_changes(change.before, change.after))
         if change.action == "update" and isinstance(change.before, PrefixList) and isinstance(change.after, PrefixList):
             gone = {e.seq for e in change.before.entries} - {e.seq for e in change.after.entries}
             return tuple([f"delete prefix-list {change.after.name} seq {s}" for s in sorted(gone)]

@@ -30,6 +30,7 @@ from intent.model import (
     StaticRoute,
     Vrf,
 )
+from intent.policy.placement import policy_objects
 from intent.subnets import SubnetIndex, check_pod_subnets
 from intent.vips import Announcement, announcements
 
@@ -240,6 +241,7 @@ def build_intent(cluster: ClusterSnapshot, inventory: FabricInventory) -> Intent
     for name, att in attached.items():
         objects += node_objects(cluster.nodes[name], att, per_node.get(name, []), inventory, findings)
     objects += vrf_objects(inventory, (leaf for att in attached.values() for leaf in att.leaves))
+    objects += policy_objects(cluster, inventory, findings)  # only with inventory `policy.enforce_on`
     if findings.problems:
         raise IntentError(findings.problems)
     return graph_of(inventory, objects, findings.warnings)

@@ -43,6 +43,10 @@ class IntentError(InputError):
     """Cluster state and inventory cannot be made into a safe fabric (overlaps, bad addresses)."""
 
 
+class PolicyError(InputError):
+    """A NetworkPolicy, or a probe against the compiled policy, cannot be used as written."""
+
+
 class PlanError(FabricIntentError):
     """A plan cannot be made or applied as asked."""
 

@@ -135,6 +135,14 @@ class NodeAddressOptions(_Model):
     types: tuple[str, ...] = ("InternalIP",)
 
 
+class PolicyOptions(_Model):
+    """NetworkPolicy enforcement: the switches that enforce it and how many rules each can hold."""
+
+    enforce_on: tuple[str, ...] = ()  # switch names; empty: policy is not placed on the fabric
+    rule_budget: int | None = Field(None, ge=0)  # policy rules a switch can hold (its TCAM share)
+    budgets: dict[str, int] = Field(default_factory=dict)  # per-switch overrides of rule_budget
+
+
 class FabricInventory(_Model):
     """The whole inventory file."""
 
@@ -151,11 +159,13 @@ class FabricInventory(_Model):
     racks: tuple[Rack, ...] = ()
     attachments: tuple[Attachment, ...] = ()
     drivers: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    policy: PolicyOptions = PolicyOptions()
 
     @model_validator(mode="after")
     def _consistent(self) -> FabricInventory:
         problems = (_duplicates([s.name for s in self.switches], "switches", "switch")
-                    + _rack_problems(self) + _attachment_problems(self) + _bgp_problems(self))
+                    + _rack_problems(self) + _attachment_problems(self) + _bgp_problems(self)
+                    + _policy_problems(self))
         if problems:
             raise ValueError("\n".join(problems))
         return self
@@ -236,6 +246,16 @@ def _attachment_problems(inv: FabricInventory) -> list[str]:
         if att.rack not in racks:
             problems.append(f"attachments[{index}].rack: rack {att.rack!r} (for node {att.node}) is not defined")
     return problems
+
+
+def _policy_problems(inv: FabricInventory) -> list[str]:
+    names = {s.name for s in inv.switches}
+    problems = [f"policy.enforce_on[{i}]: {name!r} is not a switch of this inventory"
+                for i, name in enumerate(inv.policy.enforce_on) if name not in names]
+    problems += [f"policy.budgets.{name}: {name!r} is not a switch of this inventory"
+                 for name in inv.policy.budgets if name not in names]
+    return problems + [f"policy.budgets.{name}: {budget} is negative" for name, budget in inv.policy.budgets.items()
+                       if budget < 0]
 
 
 def _bgp_problems(inv: FabricInventory) -> list[str]:

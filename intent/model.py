@@ -5,8 +5,9 @@ Every object is a frozen pydantic model with a stable `key`, the `devices` it la
 
 * logical objects (`PodSubnet`, `NodeAttachment`, `ServiceVip`) explain the fabric; they hold no
   configuration of their own;
-* realized objects (`Vrf`, `PrefixList`, `BgpPeering`, `StaticRoute`) are configuration on one
-  device; drivers observe and change exactly these.
+* realized objects (`Vrf`, `PrefixList`, `BgpPeering`, `StaticRoute`, and for NetworkPolicy
+  enforcement `AddressGroup` and `PolicyRule`) are configuration on one device; drivers observe
+  and change exactly these.
 """
 
 from __future__ import annotations
@@ -237,15 +238,60 @@ class StaticRoute(DeviceObject):
         return f"static route {ip_text(self.prefix)} via {ip_text(self.next_hop)}"
 
 
+class AddressGroup(DeviceObject):
+    """A named set of IPs policy rules match on: pod IPs (`addresses`) or ipBlock CIDRs (`prefixes`)."""
+
+    kind: Literal["address-group"] = "address-group"
+    name: str = Field(pattern=rf"^{NAME_PREFIX}")
+    description: str
+    addresses: tuple[IPAddress, ...] = ()
+    prefixes: tuple[IPNetwork, ...] = ()
+
+    @property
+    def key(self) -> str:
+        return f"address-group:{self.device}:{self.name}"
+
+    def describe(self) -> str:
+        count = len(self.addresses) + len(self.prefixes)
+        return f"address group {self.name} ({count} member{'' if count == 1 else 's'}: {self.description})"
+
+
+class PolicyRule(DeviceObject):
+    """One compiled NetworkPolicy rule. A stage (ingress: the destination pod's policies, egress: the
+    source pod's) evaluates its `accept` rules, then its `drop` rule; a connection must pass both."""
+
+    kind: Literal["policy-rule"] = "policy-rule"
+    name: str = Field(pattern=rf"^{NAME_PREFIX}")
+    stage: Literal["ingress", "egress"]
+    action: Literal["accept", "drop"]
+    src: str | None = None  # address group; None: any
+    dst: str | None = None
+    protocol: Literal["TCP", "UDP", "SCTP"] | None = None  # None: any protocol
+    ports: tuple[int, int] | None = None  # first and last destination port; None: any
+
+    @property
+    def key(self) -> str:
+        return f"policy-rule:{self.device}:{self.name}"
+
+    def describe(self) -> str:
+        service = (self.protocol or "any").lower() + (
+            "" if self.ports is None else f"/{self.ports[0]}" + (
+                f"-{self.ports[1]}" if self.ports[1] != self.ports[0] else ""))
+        return f"{self.stage} {self.action} {self.src or 'any'} -> {self.dst or 'any'} {service}"
+
+
 AnyIntent = Annotated[
-    PodSubnet | NodeAttachment | ServiceVip | Vrf | PrefixList | BgpPeering | StaticRoute,
+    PodSubnet | NodeAttachment | ServiceVip | Vrf | PrefixList | BgpPeering | StaticRoute | AddressGroup
+    | PolicyRule,
     Field(discriminator="kind"),
 ]
-Realized = Annotated[Vrf | PrefixList | BgpPeering | StaticRoute, Field(discriminator="kind")]
+Realized = Annotated[Vrf | PrefixList | BgpPeering | StaticRoute | AddressGroup | PolicyRule,
+                     Field(discriminator="kind")]
 
 #: Order in which realized kinds are created; deletions run in reverse (a neighbour before the
-#: prefix-list it references, routes before their VRF).
-APPLY_ORDER: dict[str, int] = {"vrf": 0, "prefix-list": 1, "bgp-peering": 2, "static-route": 3}
+#: prefix-list it references, routes before their VRF, policy rules before their address groups).
+APPLY_ORDER: dict[str, int] = {"vrf": 0, "prefix-list": 1, "bgp-peering": 2, "static-route": 3,
+                               "address-group": 4, "policy-rule": 5}
 
 
 class IntentGraph(BaseModel):

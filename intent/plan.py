@@ -138,7 +138,7 @@ def field_changes(before: DeviceObject, after: DeviceObject) -> tuple[str, ...]:
         old, new = getattr(before, name), getattr(after, name)
         if name == "provenance" or old == new:
             continue
-        if name == "entries":
+        if name in ("entries", "addresses", "prefixes"):  # lists of members: what came and went
             gone, added = set(old) - set(new), set(new) - set(old)
             lines += [f"- {e}" for e in sorted(gone, key=_by_seq)] + [f"+ {e}" for e in sorted(added, key=_by_seq)]
         else:

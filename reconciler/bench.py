@@ -44,6 +44,7 @@ class Figures:
     cold_empty: dict[str, Any]
     cold_converged: dict[str, Any]
     incremental: dict[str, Any]
+    policy: dict[str, Any] | None = None
 
 
 # -- the parent: generate, run the children, print ------------------------------------------------
@@ -65,7 +66,7 @@ def run(scale: synthetic.Scale, repeat: int = 9, runs: int = 3, echo: Callable[[
         _child("state", folder)
         figures = Figures(cold_empty=_median([_child("cold-empty", folder) for _ in range(runs)]),
                           cold_converged=_median([_child("cold-converged", folder) for _ in range(runs)]),
-                          incremental=_child("incremental", folder))
+                          incremental=_child("incremental", folder), policy=_child("policy", folder))
     for line in report(figures):
         echo(line)
     return figures
@@ -162,6 +163,9 @@ def report(f: Figures) -> list[str]:
         rows.append(row(label, f"{i['median_ms']:.2f} ms", f"<= {TARGET_INCREMENTAL_MS:g} ms",
                         i["median_ms"] <= TARGET_INCREMENTAL_MS,
                         f"{i['changes']} changes; median of {i['count']} ({i['min_ms']:.2f} .. {i['max_ms']:.2f} ms)"))
+    if f.policy is not None:
+        from reconciler.policy_bench import report as policy_rows
+        rows += policy_rows(f.policy, row)
     e = f.cold_empty
     intent = (f"intent: {e['objects']:,} objects, {e['device_objects']:,} of them device configuration, "
               f"on {e['devices']} devices")
@@ -291,6 +295,7 @@ _PHASES: dict[str, Callable[..., dict[str, Any]]] = {
     "cold-empty": lambda folder: _cold(folder, converged=False),
     "cold-converged": lambda folder: _cold(folder, converged=True),
     "incremental": _incremental,
+    "policy": lambda folder: __import__("reconciler.policy_bench", fromlist=["measure"]).measure(folder),
 }
 
 

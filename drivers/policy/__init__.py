@@ -1,0 +1,1 @@
+"""Pure renderers of the compiled NetworkPolicy rule set (`AddressGroup` + `PolicyRule`) per platform."""
