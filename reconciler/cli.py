@@ -208,6 +208,34 @@ def bench(nodes: Annotated[int, typer.Option("--nodes", min=1, help="Nodes in th
     return 0
 
 
+@app.command("run")
+def run_service(
+        fabric: FabricOpt,
+        kubeconfig: Annotated[Path | None, typer.Option(
+            "--kubeconfig", help="Kubeconfig file; in a pod, the pod's own account is used without it.")] = None,
+        mode: Annotated[str | None, typer.Option("--mode", help="observe, plan or apply (default apply).")] = None,
+        metrics_port: Annotated[int | None, typer.Option(
+            "--metrics-port", min=0, max=65535, help="Port of /metrics, /healthz and /readyz (default 9100).")] = None,
+        lease_namespace: Annotated[str | None, typer.Option(
+            "--lease-namespace", help="Namespace of the leader Lease (default: the pod's, or fabric-intent).")] = None,
+        allow_mass_delete: MassDeleteOpt = False) -> int:
+    """Watch the cluster and keep the fabric converged (the in-cluster service)."""
+    from pydantic import ValidationError
+
+    from reconciler.run import run
+    from reconciler.settings import MODES, from_options
+
+    if mode is not None and mode not in MODES:
+        raise typer.BadParameter(f"{mode!r} is not one of {', '.join(MODES)}", param_hint="--mode")
+    try:
+        settings = from_options(mode=mode, metrics_port=metrics_port, allow_mass_delete=allow_mass_delete)
+    except ValidationError as exc:
+        from intent.inventory import format_validation_error
+
+        raise typer.BadParameter("FABRIC_INTENT_* settings: " + "; ".join(format_validation_error(exc))) from None
+    return run(kubeconfig, fabric, settings, lease_namespace)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: maps every error to a message and exit 1."""
     command = typer.main.get_command(app)
