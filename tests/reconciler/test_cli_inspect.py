@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 import pytest
 from cli_support import Run, Workspace
 
+from drivers.sim import SimDriver
+
 ROUTE_A3 = "static-route:leaf-a1:10.244.3.0/24@192.168.1.13"
 
 
@@ -212,4 +214,5 @@ def test_drivers_lists_sim_with_capabilities(cli: Run) -> None:
     sim = next(i for i, line in enumerate(lines) if line.split()[0] == "sim")
     assert "simulated fabric" in lines[sim]
     caps = lines[sim + 1].strip()
-    assert caps == "kinds: vrf, prefix-list, bgp-peering, static-route; transactional: yes; rollback: yes"
+    assert caps == f"kinds: {', '.join(SimDriver.capabilities.kinds)}; transactional: yes; rollback: yes"
+    assert {"static-route", "bgp-peering", "prefix-list", "vrf"} <= set(SimDriver.capabilities.kinds)
