@@ -1,4 +1,4 @@
-"""EOS and NX-OS ACL renderers: object-groups, the two stage ACLs, replies for a stateless target."""
+"""EOS and NX-OS renderers: NX-OS object-groups and stage ACLs, EOS field-sets; replies for a stateless target."""
 
 from __future__ import annotations
 
@@ -32,18 +32,10 @@ def test_nxos_stages_replies_first_accepts_then_drop_then_permit() -> None:
     assert _acl(lines, "ip access-list FI-EGRESS") == ["10 permit tcp any any established", "20 permit ip any any"]
 
 
-def test_udp_gets_its_mirror_reply_in_both_stages_and_ipv6_its_own_acls() -> None:
+def test_eos_refuses_ipv6_members_rather_than_render_half_a_policy() -> None:
     groups, rules = compiled(DATA / "udp-sctp-cluster.yaml")
-    dns = next(g.name for g in groups if "app=dns" in g.description)
-    lines = render_eos(groups, rules)
-    reply = f"permit udp group {dns} eq 53 any"
-    for acl in ("ip access-list FI-EGRESS", "ip access-list FI-INGRESS"):
-        assert any(line.endswith(reply) for line in _acl(lines, acl)), acl
-    assert any(line.endswith(f"permit udp any group {dns} eq 53") for line in _acl(lines, "ip access-list FI-INGRESS"))
-    assert "ipv6 access-list FI-INGRESS-V6" in lines
-    diameter = next(g.name for g in groups if "app=diameter" in g.description and "namespace infra" in g.description)
-    assert "   fd00:99::68/128" in lines[lines.index(f"object-group network ipv6 {diameter}-V6"):]
-    assert any("permit sctp" in line and "eq 3868" in line for line in _acl(lines, "ip access-list FI-INGRESS"))
+    with pytest.raises(RenderError, match="EOS policy is rendered for IPv4 only; the group has IPv6 members"):
+        render_eos(groups, rules)
 
 
 def test_nxos_refuses_sctp_ports_rather_than_open_every_sctp_port() -> None:
@@ -56,7 +48,8 @@ def test_membership_changes_are_in_place_edits() -> None:
     assert render_nxos_members("FI-G-1", ["10.0.0.5/32"], ["10.0.0.6/32", "fd00::1/128"]) == [
         "object-group ip address FI-G-1", "   no host 10.0.0.6", "   host 10.0.0.5",
         "object-group ipv6 address FI-G-1-V6", "   no host fd00::1"]
-    assert render_eos_members("FI-G-1", ["10.0.0.0/24"], []) == ["object-group network ipv4 FI-G-1", "   10.0.0.0/24"]
+    assert render_eos_members("FI-G-1", ["10.0.0.0/24"], []) == [
+        "traffic-policies", "   field-set ipv4 prefix FI-G-1", "      10.0.0.0/24"]
 
 
 def test_a_rule_naming_an_unknown_group_is_refused() -> None:
