@@ -25,12 +25,14 @@ from intent.plan import Plan, check_mass_delete
 from intent.report import FORMATS, render, render_text
 from reconciler.files import load_cluster, load_inventory, load_plan
 from reconciler.policy_cli import app as policy_app
+from reconciler.record import record
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Intent-based fabric integration for Kubernetes: plan and apply pod routes, BGP "
                        "peerings and service VIPs on the fabric.")
 
 app.add_typer(policy_app, name="policy")
+app.command("record")(record)
 
 ClusterOpt = Annotated[Path, typer.Option("--cluster", help="Cluster snapshot: a kubectl YAML/JSON file or a folder.")]
 FabricOpt = Annotated[Path, typer.Option("--fabric", help="Fabric inventory YAML file.")]
