@@ -148,7 +148,8 @@ def test_two_replicas_exactly_one_writes(api: FakeApiServer, sim: SimFabric) -> 
         assert len(leaders) == 1 and holder(api) == leaders[0].settings.lease.identity
         assert [writes_of(s) > 0 for s in services] == [s is leaders[0] for s in services]
         follower = next(s for s in services if s is not leaders[0])
-        assert follower.cache.synced and get(follower, "/readyz")[0] == 200
+        wait_for(lambda: follower.cache.synced, what="the follower's cache to sync (it keeps it warm)")
+        assert get(follower, "/readyz")[0] == 200
         assert value(follower.metrics, "fabric_intent_leader") == 0
 
 
