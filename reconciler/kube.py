@@ -33,7 +33,7 @@ from kubernetes.watch.watch import iter_resp_lines
 from intent.cluster import ClusterSnapshot, parse_snapshot
 from intent.errors import SnapshotError
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("fabric_intent.kube")
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ from kubernetes.client.exceptions import ApiException
 
 from intent.errors import FabricIntentError
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("fabric_intent.leader")
 LEASES = "/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases"
 REQUEST_TIMEOUT = (5.0, 10.0)
 

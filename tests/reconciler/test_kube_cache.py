@@ -198,7 +198,7 @@ def test_outage_sets_broken_since_and_keeps_the_view(api: FakeApiServer, make_ca
 def test_failures_back_off_exponentially(api: FakeApiServer, make_cache: Callable[..., ClusterCache],
                                          caplog: pytest.LogCaptureFixture) -> None:
     api.fail(500, times=5, path=NODES)
-    caplog.set_level(logging.WARNING, "reconciler.kube")
+    caplog.set_level(logging.WARNING, "fabric_intent.kube")
     cache = make_cache(backoff_base=0.03, backoff_cap=10.0)
     assert cache.wait_synced(10)
     lists = [t for (m, p, q), t in zip(api.requests, api.request_times, strict=True) if p == NODES and m == "GET"]

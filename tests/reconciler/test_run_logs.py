@@ -43,10 +43,10 @@ def test_setup_makes_every_logger_write_json_to_stderr(capsys: pytest.CaptureFix
     try:
         setup("INFO")
         setup("INFO")  # idempotent: one line per record
-        logging.getLogger("reconciler.kube").warning("watch broken", extra={"kind": "Node"})
+        logging.getLogger("fabric_intent.kube").warning("watch broken", extra={"kind": "Node"})
         logging.getLogger("kubernetes.client.rest").info("response body: {...}")
         lines = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
     finally:
         root.handlers[:], root.level = handlers, level
     assert [(line["logger"], line["msg"], line["kind"]) for line in lines] == [
-        ("reconciler.kube", "watch broken", "Node")]
+        ("fabric_intent.kube", "watch broken", "Node")]
