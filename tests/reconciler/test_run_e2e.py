@@ -185,7 +185,7 @@ def test_a_killed_leader_process_is_replaced_within_the_lease_time(api: FakeApiS
     duration = 3.0
     with processes(replica_process(api, sim, "proc-a", duration), replica_process(api, sim, "proc-b", duration)) as (
             a, b):
-        wait_for(lambda: holder(api) in ("proc-a", "proc-b") and len(sim.owned()) == 16, timeout=30,
+        wait_for(lambda: holder(api) in ("proc-a", "proc-b") and len(sim.owned()) == 16, timeout=60,
                  what="a leader and convergence")
         leader, other = (a, "proc-b") if holder(api) == "proc-a" else (b, "proc-a")
         leader.send_signal(signal.SIGKILL)  # no goodbye: the Lease is not released
