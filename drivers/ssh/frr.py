@@ -3,26 +3,31 @@
 Reads `show running-config` (frr_parse), renders changes (frr_render) and pushes them in one
 batch (frr_push). vtysh has no rollback, so when a line is refused the driver compensates: it
 reads the device back, undoes every owned change that took effect, reads back again and reports
-exactly what the device holds. See docs/drivers/frr.md for settings and limits.
+exactly what the device holds. On a switch that enforces NetworkPolicy (login `shell`), address
+groups and policy rules live in the nftables table `inet fabric-intent` (frr_nft), pushed with
+`nft -f` after the vtysh batch; if nft refuses it, the vtysh batch is undone too. See
+docs/drivers/frr.md for settings and limits.
 """
 
 from __future__ import annotations
 
+import hashlib
 import shlex
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from drivers.base import ApplyResult, Capabilities, Driver
+from drivers.ssh import frr_nft as nft
 from drivers.ssh import frr_render as render
 from drivers.ssh.frr_parse import RunningConfig, config_lines, parse_running_config, revision_of
 from drivers.ssh.frr_push import Refusal, push_channel, push_lines
 from drivers.ssh.session import BatchChannel, Connection, ConnectionFactory, open_connection, read_secret, settings_for
 from intent.errors import ApplyError, DriverError, StalePlanError
 from intent.inventory import format_validation_error
-from intent.model import BgpPeering, DeviceObject, StaticRoute
+from intent.model import AddressGroup, BgpPeering, DeviceObject, StaticRoute
 from intent.plan import Change, DevicePlan, FabricState, apply_changes, diff
 
 
@@ -34,6 +39,7 @@ class FrrSettings(BaseModel):
     login: Literal["vtysh", "shell"] = "vtysh"  # the SSH user's login shell: vtysh itself, or a Linux shell
     vtysh_command: str = "sudo vtysh"  # how a Linux shell login starts vtysh
     batch: Literal["channel", "lines"] = "channel"  # one-shot channel per batch, or netmiko line by line
+    nft_command: str = "sudo nft"  # how a Linux shell login runs nft on the switch (policy enforcement)
     timeout: float = Field(120.0, gt=0)
 
 
@@ -42,8 +48,10 @@ class FrrDriver(Driver):
 
     name: ClassVar[str] = "frr"
     capabilities: ClassVar[Capabilities] = Capabilities(
-        kinds=("vrf", "prefix-list", "bgp-peering", "static-route"), transactional=False, rollback=True,
-        description="FRRouting over SSH (vtysh); one batch per apply, compensation on a refused line")
+        kinds=("vrf", "prefix-list", "bgp-peering", "static-route", "address-group", "policy-rule"),
+        transactional=False, rollback=True,
+        description="FRRouting over SSH (vtysh); one batch per apply, compensation on a refused line; "
+                    "NetworkPolicy as an nftables table (login shell only)")
 
     def __init__(self, *args: Any, connect: ConnectionFactory | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -55,7 +63,22 @@ class FrrDriver(Driver):
         self._conn: Connection | None = None
         self._batch: list[tuple[str, str | None]] = []  # (line, key of the change it belongs to)
         self._before: RunningConfig | None = None
+        self._table: nft.NftTable | None = None  # fabric-intent's nftables table before the apply
+        self._script = ""  # the nft -f input staged
+        self._changes: tuple[Change, ...] = ()
         self._outcome: ApplyResult | None = None
+
+    @property
+    def enforces_policy(self) -> bool:
+        """Whether the inventory places NetworkPolicy on this switch (its nftables table is then read)."""
+        return self.device in self.inventory.policy.enforce_on
+
+    def _check_policy_login(self) -> None:
+        if self.settings.login != "shell" or self.settings.batch != "channel":
+            raise DriverError(
+                f"{self.device}: NetworkPolicy is enforced here as nftables rules, pushed with `nft` from a Linux "
+                f"shell, but the frr login is {self.settings.login!r} (batch {self.settings.batch!r}); set login "
+                "'shell' and batch 'channel' for this switch, or take it out of policy.enforce_on")
 
     # -- session -------------------------------------------------------------------------------
     def _open(self) -> Connection:
@@ -101,25 +124,36 @@ class FrrDriver(Driver):
 
     # -- the contract ----------------------------------------------------------------------------
     def observe(self) -> FabricState:
-        config = self._read()
-        return FabricState(device=self.device, revision=config.revision, objects=tuple(config.objects),
-                           foreign=frozenset(config.foreign))
+        with self._session():
+            config, table = self._read(), self._read_table()
+        return FabricState(device=self.device, revision=self._revision(config.revision, table),
+                           objects=(*config.objects, *table.objects), foreign=frozenset(config.foreign))
 
     def render(self, change: Change) -> tuple[str, ...]:
+        if nft.is_policy(change):
+            return tuple(nft.change_lines(change))
         return tuple(render.change_lines(change, self.switch.asn))
+
+    def plan(self, desired: Sequence[DeviceObject] | Mapping[str, DeviceObject], observed: FabricState) -> DevicePlan:
+        """The base plan, over address groups in the form nftables holds them; policy needs a shell login."""
+        wanted = list(desired.values()) if isinstance(desired, Mapping) else list(desired)
+        if any(o.kind in nft.POLICY_KINDS for o in wanted) or any(o.kind in nft.POLICY_KINDS for o in observed.objects):
+            self._check_policy_login()
+        return super().plan([nft.held_form(o) if isinstance(o, AddressGroup) else o for o in wanted], observed)
 
     def apply(self, device_plan: DevicePlan) -> ApplyResult:
         """One SSH session for the whole apply: read, refuse if stale, push one batch, read back."""
         with self._session():
-            config = self._read()
-            if config.revision != device_plan.revision:
+            config, table = self._read(), self._read_table()
+            revision = self._revision(config.revision, table)
+            if revision != device_plan.revision:
                 raise StalePlanError(
                     f"{self.device}: the device changed since the plan was made (revision "
-                    f"{device_plan.revision[:12]} -> {config.revision[:12]}); make a new plan")
+                    f"{device_plan.revision[:12]} -> {revision[:12]}); make a new plan")
             keys = tuple(c.key for c in device_plan.changes)
             if not keys:
-                return ApplyResult(device=self.device, revision=config.revision)
-            self._before, self._outcome = config, None
+                return ApplyResult(device=self.device, revision=revision)
+            self._before, self._table, self._outcome = config, table, None
             self.load_candidate(device_plan.changes)
             try:
                 revision = self.commit()
@@ -130,25 +164,74 @@ class FrrDriver(Driver):
         return ApplyResult(device=self.device, applied=keys, revision=revision)
 
     def load_candidate(self, changes: Sequence[Change]) -> None:
-        """Stage the batch: every change's lines, then what keeps redistribution in step."""
+        """Stage the vtysh batch (every change's lines, then what keeps redistribution in step) and the nft script."""
+        policy = [c for c in changes if nft.is_policy(c)]
+        routing = [c for c in changes if not nft.is_policy(c)]
+        if policy:
+            self._check_policy_login()
         before = self._before or self._read()
         self._before, self._changes = before, tuple(changes)
-        batch = [(line, c.key) for c in changes for line in self.render(c)]
-        after = apply_changes({o.key: o for o in before.objects}, changes)
-        self._batch = batch + [(line, None) for line in self._upkeep(before, list(after.values()))]
+        self._script = ""
+        if policy:
+            self._table = self._table or self._read_table()
+            self._script = nft.script(self._table.objects, policy)
+        batch = [(line, c.key) for c in routing for line in self.render(c)]
+        after = apply_changes({o.key: o for o in before.objects}, routing)
+        upkeep = self._upkeep(before, list(after.values())) if routing or not policy else []
+        self._batch = batch + [(line, None) for line in upkeep]
 
     def commit(self) -> str:
-        if self._before is None or not self._batch:
+        """The vtysh batch, then the nft script; a refusal of either leaves the owned state as before."""
+        if self._before is None or not (self._batch or self._script):
             raise DriverError(f"{self.device}: nothing staged to commit")
         with self._session() as conn:
-            refused = self._push(conn, [line for line, _ in self._batch])
-            if refused:
-                raise self._compensate(refused)
-            return revision_of(config_lines(self._running_text()))
+            if self._batch:
+                refused = self._push(conn, [line for line, _ in self._batch])
+                if refused:
+                    raise self._compensate(refused)
+            if self._script:
+                failure = self._push_table(conn, self._script)
+                if failure:
+                    raise self._compensate_table(failure)
+            config_revision = revision_of(config_lines(self._running_text()))
+            return self._revision(config_revision, self._read_table())
 
     def rollback(self) -> None:
         """Nothing is staged on the device itself; a refused batch is undone by `commit` (compensation)."""
-        self._batch, self._before = [], None
+        self._batch, self._before, self._table, self._script = [], None, None, ""
+
+    # -- nftables ------------------------------------------------------------------------------------
+    def _revision(self, config_revision: str, table: nft.NftTable) -> str:
+        """The device revision: the running configuration's, joined by the nftables table's where policy is enforced."""
+        if not self.enforces_policy or self.settings.login != "shell":
+            return config_revision
+        return hashlib.sha256(f"{config_revision}\n{table.revision}".encode()).hexdigest()
+
+    def _nft(self, conn: Connection, arguments: str, script: str = "") -> tuple[int | None, str]:
+        if not isinstance(conn, BatchChannel):
+            raise DriverError(f"{self.device}: nftables needs the SSH exec channel (batch 'channel')")
+        result = conn.run(f"{self.settings.nft_command} {arguments}", script, timeout=self.settings.timeout)
+        return result.status, result.output
+
+    def _read_table(self) -> nft.NftTable:
+        """fabric-intent's nftables table, when this switch enforces policy and the login can read it."""
+        if not self.enforces_policy or self.settings.login != "shell":
+            return nft.parse_table("", self.device)
+        with self._session() as conn:
+            status, output = self._nft(conn, nft.LIST_TABLE)
+        if status not in (0, None):
+            if nft.is_missing_table(output):
+                return nft.parse_table("", self.device)
+            raise DriverError(f"{self.device}: `{self.settings.nft_command} {nft.LIST_TABLE}` failed "
+                              f"(exit {status}): {output.strip()[:300]}")
+        return nft.parse_table(output, self.device)
+
+    def _push_table(self, conn: Connection, script: str) -> str:
+        """Run `nft -f -` with the script; nft's complaint when it refused (the table is then unchanged)."""
+        status, output = self._nft(conn, "-f -", script)
+        if status == 0 or (status is None and not output.strip()):
+            return ""
+        return " ".join(output.split())[:400] or f"exit status {status}"
 
     # -- pushing and compensating ------------------------------------------------------------------
     def _push(self, conn: Connection, lines: list[str]) -> list[Refusal]:
@@ -177,16 +260,7 @@ class FrrDriver(Driver):
         assert self._before is not None
         before, refusal = self._before, refused[0]
         line, key = self._batch[refusal.index] if 0 <= refusal.index < len(self._batch) else ("", None)
-        failed = self._read()
-        took_effect = _differing(before.objects, failed.objects)
-        if took_effect:
-            with self._session() as conn:
-                undo = list(diff(before.objects, failed.objects))
-                restore = [text for c in undo for text in self.render(c)]
-                restore += self._upkeep(failed, list(before.objects))
-                self._push(conn, restore)
-        final = self._read()
-        still = _differing(before.objects, final.objects)
+        took_effect, still, final = self._restore(before)
         where = f"change {key}" if key else "redistribution upkeep"
         what = (f"line {refusal.index + 1} of the batch ({where}), {line.strip()!r}, was refused" if line
                 else "vtysh refused a line it could not be pinned to")
@@ -202,13 +276,44 @@ class FrrDriver(Driver):
         self._outcome = self._result(final, still, text)
         return ApplyError(text)
 
+    def _restore(self, before: RunningConfig) -> tuple[set[str], set[str], RunningConfig]:
+        """Undo every owned vtysh change that took effect; (what had changed, what still differs, final reading)."""
+        failed = self._read()
+        took_effect = _differing(before.objects, failed.objects)
+        if took_effect:
+            with self._session() as conn:
+                undo = list(diff(before.objects, failed.objects))
+                restore = [text for c in undo for text in self.render(c)]
+                restore += self._upkeep(failed, list(before.objects))
+                self._push(conn, restore)
+        final = self._read()
+        return took_effect, _differing(before.objects, final.objects), final
+
+    def _compensate_table(self, complaint: str) -> ApplyError:
+        """nft refused the script (nothing of it took effect): undo the vtysh batch too, and say what happened."""
+        assert self._before is not None and self._table is not None
+        took_effect, still, final = self._restore(self._before) if self._batch else (set(), set(), self._before)
+        table = self._read_table()
+        text = f"{self.device}: nft refused the policy rule set: {complaint}. "
+        unchanged = table.revision == self._table.revision
+        text += ("nft applies a file as one transaction: the table is as before" if unchanged
+                 else "the nftables table changed meanwhile: make a new plan")
+        if still:
+            text += (f"; the vtysh batch took effect and restoring it failed for {len(still)} object(s): "
+                     f"{', '.join(sorted(still))}")
+        elif took_effect:
+            text += f"; the vtysh batch was undone ({len(took_effect)} owned object(s) restored)"
+        self._outcome = self._result(final, still, text)
+        return ApplyError(text)
+
     def _result(self, final: RunningConfig, still: set[str], error: str) -> ApplyResult:
         now = {o.key: o.config() for o in final.objects}
         applied = tuple(c.key for c in self._changes if c.key in still and now.get(c.key) == (
             c.after.config() if c.after is not None else None))
         not_applied = tuple(c.key for c in self._changes if c.key not in applied)
-        return ApplyResult(device=self.device, applied=applied, not_applied=not_applied, revision=final.revision,
-                           error=error)
+        table = self._read_table() if self.enforces_policy else nft.parse_table("", self.device)
+        return ApplyResult(device=self.device, applied=applied, not_applied=not_applied,
+                           revision=self._revision(final.revision, table), error=error)
 
     def _upkeep(self, config: RunningConfig, owned_after: list[DeviceObject]) -> list[str]:
         """Redistribution of owned static routes, and BGP instances left empty by fabric-intent."""

@@ -1,6 +1,8 @@
 """A leaf/spine lab of real FRR switches in Linux network namespaces, and a lone switch for driver tests.
 
-    samples/lab/lab up [--mode static|bgp] [--out DIR]   bring the lab up, write DIR/fabric.yaml and DIR/cluster/
+    samples/lab/lab up [--mode static|bgp] [--out DIR] [--policy]
+                                                         bring the lab up, write DIR/fabric.yaml and DIR/cluster/
+                                                         (--policy: the leaves enforce NetworkPolicy with nftables)
     samples/lab/lab down [--all]                         remove everything the lab (or every lab) created
     samples/lab/lab status                               show what runs (every lab and lone switch)
     samples/lab/lab check [--out DIR]                    ping every pod from every pod, show who sees whom
@@ -32,13 +34,15 @@ HERE = Path(__file__).resolve().parent
 
 @contextmanager
 def lone_switch(name: str, *, login: lab_ssh.Login = "vtysh", workdir: Path, asn: int = 65101,
-                loopback: str = "10.0.1.1", node_gateway: str = "192.168.1.1/24") -> Iterator[SwitchAccess]:
+                loopback: str = "10.0.1.1", node_gateway: str = "192.168.1.1/24",
+                nft: bool = False) -> Iterator[SwitchAccess]:
     """One FRR switch in its own namespace, managed over its own sshd on 127.0.0.1.
 
     The switch has a loopback, an empty `router bgp <asn>` and a node-facing port `br-nodes` holding
     `node_gateway` (so static routes via 192.168.1.x resolve and reach its kernel). Its login user
     authenticates with an SSH key (and a random password kept in a file); the sshd's host key is in
-    the `known_hosts` file. Everything is removed on exit, even after a failure.
+    the `known_hosts` file. With `nft` (bash login) the user may also run `sudo nft` in the switch's
+    namespace. Everything is removed on exit, even after a failure.
     """
     if not re.fullmatch(r"[a-z][a-z0-9-]{0,19}", name):
         raise ValueError(f"switch name {name!r}: 1-20 lowercase letters, digits and '-', starting with a letter")
@@ -46,7 +50,7 @@ def lone_switch(name: str, *, login: lab_ssh.Login = "vtysh", workdir: Path, asn
     workdir.mkdir(parents=True, exist_ok=True)
     ledger = Ledger(Path("/run") / f"fi-lab-{netns}.json")  # where `lab status` and `lab down --all` find it
     try:
-        yield _start_lone(ledger, name, netns, login, workdir, asn, loopback, node_gateway)
+        yield _start_lone(ledger, name, netns, login, workdir, asn, loopback, node_gateway, nft)
     finally:
         problems = teardown(ledger)
         if problems:
@@ -54,7 +58,7 @@ def lone_switch(name: str, *, login: lab_ssh.Login = "vtysh", workdir: Path, asn
 
 
 def _start_lone(ledger: Ledger, name: str, netns: str, login: lab_ssh.Login, workdir: Path, asn: int,
-                loopback: str, node_gateway: str) -> SwitchAccess:
+                loopback: str, node_gateway: str, nft: bool = False) -> SwitchAccess:
     ledger.claim("netns", netns_exists(netns), f"network namespace {netns}", name=netns)
     add_netns(netns, forwarding=True)
     # the kernel may lack the dummy driver: a veth pair with both ends in the namespace keeps the port up
@@ -70,7 +74,7 @@ def _start_lone(ledger: Ledger, name: str, netns: str, login: lab_ssh.Login, wor
     config = lab_frr.minimal_config(lab_frr.Instance(netns, name), asn, loopback)
     port = free_port()
     user, line = start_switch(ledger, name=name, netns=netns, rundir=Path("/run") / f"fi-lab-{netns}",
-                              config=config, login=login, client_key=key, port=port)
+                              config=config, login=login, client_key=key, port=port, nft=nft)
     lab_ssh.set_password(user, password)
     write_file(known_hosts, line + "\n", 0o644)
     wait_configured(netns)
@@ -91,6 +95,8 @@ def main(argv: list[str] | None = None) -> int:
     up.add_argument("--out", type=Path, default=HERE / "out", help="where to write fabric.yaml and cluster/")
     up.add_argument("--leaves", type=int, default=2, help="leaves, one rack each (default 2)")
     up.add_argument("--nodes-per-leaf", type=int, default=2, help="nodes per rack (default 2)")
+    up.add_argument("--policy", action="store_true",
+                    help="the leaves enforce NetworkPolicy: shell login with sudo vtysh and sudo nft")
     down = commands.add_parser("down", help="remove everything the lab created")
     down.add_argument("--all", action="store_true", help="every lab and lone switch on this machine")
     commands.add_parser("status", help="show what runs")
@@ -102,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "up":
             return lab_fabric.up(name, args.mode, args.out.resolve(), leaves=args.leaves,
-                                 nodes_per_leaf=args.nodes_per_leaf)
+                                 nodes_per_leaf=args.nodes_per_leaf, policy=args.policy)
         if args.command == "down":
             return lab_fabric.down_all() if args.all else lab_fabric.down(name)
         if args.command == "check":

@@ -41,8 +41,10 @@ def ledger_path(name: str) -> Path:
     return RUN / f"fi-lab-{name}.json"
 
 
-def up(name: str, mode: str, out: Path, *, leaves: int = 2, nodes_per_leaf: int = 2) -> int:
-    """Bring the lab up and write its inventory and snapshot; on any failure remove what was made."""
+def up(name: str, mode: str, out: Path, *, leaves: int = 2, nodes_per_leaf: int = 2, policy: bool = False) -> int:
+    """Bring the lab up and write its inventory and snapshot; on any failure remove what was made.
+
+    `policy`: the leaves enforce NetworkPolicy (nftables through a bash login that may run `sudo nft`)."""
     preflight()
     topo = build(name, leaves=leaves, nodes_per_leaf=nodes_per_leaf)
     ledger = Ledger(ledger_path(name))
@@ -50,45 +52,50 @@ def up(name: str, mode: str, out: Path, *, leaves: int = 2, nodes_per_leaf: int 
         raise LabError(f"lab {name} is already up (ledger {ledger.path}); run `lab down` first")
     start = time.monotonic()
     try:
-        bring_up(ledger, topo, mode, out)
+        bring_up(ledger, topo, mode, out, policy=policy)
     except BaseException:
         for problem in teardown(ledger):
             print(f"lab: could not remove {problem}", file=sys.stderr)
         raise
-    print(f"lab {name} up in {time.monotonic() - start:.1f} s ({mode} mode): {len(topo.switches)} switches, "
+    enforcing = ", policy on the leaves" if policy else ""
+    print(f"lab {name} up in {time.monotonic() - start:.1f} s ({mode} mode{enforcing}): {len(topo.switches)} switches, "
           f"{len(topo.nodes)} nodes, {len(topo.pods)} pods\n"
           f"  fabric-intent plan --cluster {out / 'cluster'} --fabric {out / 'fabric.yaml'}")
     return 0
 
 
-def bring_up(ledger: Ledger, topo: Topology, mode: str, out: Path) -> None:
+def bring_up(ledger: Ledger, topo: Topology, mode: str, out: Path, *, policy: bool = False) -> None:
     labdir = RUN / f"fi-lab-{topo.lab}"
     ledger.claim("path", labdir.exists(), str(labdir), path=str(labdir))
     labdir.mkdir(mode=0o755, exist_ok=True)
     wire(ledger, topo)
-    ports, users = start_switches(ledger, topo, labdir, _own_dir(ledger, out / "ssh"))
+    ports, users = start_switches(ledger, topo, labdir, _own_dir(ledger, out / "ssh"), policy=policy)
     pod_ips = add_pods(ledger, topo, labdir)
     if mode == "bgp":
         start_node_speakers(ledger, topo, labdir)
     wait_for_underlay(topo)
-    ledger.record("lab", mode=mode, out=str(out), ports=ports, pods=pod_ips)
-    write_outputs(ledger, topo, mode, out, ports, users, pod_ips)
+    ledger.record("lab", mode=mode, out=str(out), ports=ports, pods=pod_ips, policy=policy)
+    write_outputs(ledger, topo, mode, out, ports, users, pod_ips, policy=policy)
 
 
-def start_switches(ledger: Ledger, topo: Topology, labdir: Path, ssh: Path) -> tuple[dict[str, int], dict[str, str]]:
-    """FRR, login user and sshd per switch; the client key and known_hosts go to `ssh`."""
+def start_switches(ledger: Ledger, topo: Topology, labdir: Path, ssh: Path, *,
+                   policy: bool = False) -> tuple[dict[str, int], dict[str, str]]:
+    """FRR, login user and sshd per switch; the client key and known_hosts go to `ssh`.
+
+    With `policy` the leaves get the bash login, whose user may run `sudo vtysh` and `sudo nft`."""
     key = ssh / "lab_ed25519"
     for path in (key, ssh / "lab_ed25519.pub", ssh / "known_hosts"):
         ledger.claim("path", path.exists(), str(path), path=str(path))
     lab_ssh.client_key(key)
     ports, users, known = {}, {}, []
     for switch in topo.switches:
+        enforcing = policy and switch.role == "leaf"
         config = lab_frr.fabric_switch_config(lab_frr.Instance(topo.netns(switch.name), switch.name),
                                               switch.asn, switch.loopback, list(switch.uplinks))
         ports[switch.name] = free_port()
         users[switch.name], line = start_switch(
             ledger, name=switch.name, netns=topo.netns(switch.name), rundir=labdir / switch.name, config=config,
-            login="vtysh", client_key=key, port=ports[switch.name])
+            login="bash" if enforcing else "vtysh", client_key=key, port=ports[switch.name], nft=enforcing)
         known.append(line)
     write_file(ssh / "known_hosts", "\n".join(known) + "\n")
     return ports, users
@@ -126,9 +133,9 @@ def _load_yaml(path: Path) -> Any:
 
 
 def write_outputs(ledger: Ledger, topo: Topology, mode: str, out: Path, ports: dict[str, int],
-                  users: dict[str, str], pod_ips: dict[str, str]) -> None:
+                  users: dict[str, str], pod_ips: dict[str, str], *, policy: bool = False) -> None:
     cluster = _own_dir(ledger, out / "cluster")
-    _write_owned(ledger, out / "fabric.yaml", lab_snapshot.inventory(topo, mode, ports, users))
+    _write_owned(ledger, out / "fabric.yaml", lab_snapshot.inventory(topo, mode, ports, users, policy=policy))
     _write_owned(ledger, cluster / "namespaces.yaml", lab_snapshot.namespaces())
     _write_owned(ledger, cluster / "nodes.yaml", lab_snapshot.nodes(topo))
     _write_owned(ledger, cluster / "pods.yaml", lab_snapshot.pods(topo, pod_ips))
@@ -252,7 +259,8 @@ def describe(ledger: Ledger) -> list[str]:
     meta = next(iter(ledger.of_kind("lab")), {})
     lab = ledger.path.stem.removeprefix("fi-lab-")
     if meta:
-        lines = [f"lab {lab}: {meta['mode']} mode, inventory {meta['out']}/fabric.yaml"]
+        enforcing = ", policy on the leaves" if meta.get("policy") else ""
+        lines = [f"lab {lab}: {meta['mode']} mode{enforcing}, inventory {meta['out']}/fabric.yaml"]
     else:
         lines = [f"{lab}: lone switch (or a lab still coming up)"]
     ports = meta.get("ports", {})

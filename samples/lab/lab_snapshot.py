@@ -17,9 +17,15 @@ KEY_FILE = "ssh/lab_ed25519"  # relative to the inventory's folder, like every p
 KNOWN_HOSTS = "ssh/known_hosts"
 
 
-def inventory(topo: Topology, mode: str, ports: Mapping[str, int], users: Mapping[str, str]) -> dict[str, Any]:
-    """The fabric inventory: every switch on driver frr over SSH to 127.0.0.1, key auth, host keys verified."""
-    return {
+POLICY_RULE_BUDGET = 1000
+
+
+def inventory(topo: Topology, mode: str, ports: Mapping[str, int], users: Mapping[str, str], *,
+              policy: bool = False) -> dict[str, Any]:
+    """The fabric inventory: every switch on driver frr over SSH to 127.0.0.1, key auth, host keys verified.
+
+    With `policy` the leaves enforce NetworkPolicy: they log in to a Linux shell (`sudo vtysh`, `sudo nft`)."""
+    document: dict[str, Any] = {
         "fabric": topo.lab, "cluster": topo.lab, "vrf": "default",
         "routing": {"mode": mode, "route_tag": 64512, "redistribute_static": True},
         "bgp": {"node_asn": {"scheme": "per-node", "base": NODE_ASN_BASE}, "max_prefix": 10},
@@ -30,6 +36,12 @@ def inventory(topo: Topology, mode: str, ports: Mapping[str, int], users: Mappin
                      for s in topo.switches],
         "drivers": {"frr": {"known_hosts": KNOWN_HOSTS}},
     }
+    if policy:
+        for entry in document["switches"]:
+            if entry["role"] == "leaf":
+                entry["options"] = {"login": "shell"}
+        document["policy"] = {"enforce_on": [leaf.name for leaf in topo.leaves], "rule_budget": POLICY_RULE_BUDGET}
+    return document
 
 
 def _switch(name: str, role: str, asn: int, loopback: str, port: int, user: str) -> dict[str, Any]:

@@ -1,7 +1,8 @@
 """The management plane of a lab switch: a login user and an sshd of its own on 127.0.0.1.
 
 Two login modes, as switches come: `vtysh` (the login shell is the switch's vtysh, as on a
-router CLI) and `bash` (a Linux shell whose user may run `sudo vtysh`, as on SONiC or Cumulus).
+router CLI) and `bash` (a Linux shell whose user may run `sudo vtysh`, as on SONiC or Cumulus; with
+`nft`, also `sudo nft`, which runs nft inside the switch's namespace: policy enforcement).
 The sshd runs in the root namespace and listens on 127.0.0.1 only; its host key goes into a
 known_hosts file so clients can verify it.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 import fcntl
 import os
 import secrets
+import shutil
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -90,9 +92,22 @@ def login_shell(bindir: Path, pathspace: str, login: Login) -> Path:
     return wrapper if login == "vtysh" else Path("/bin/bash")
 
 
-def add_login_user(ledger: Ledger, user: str, rundir: Path, pathspace: str, login: Login) -> None:
-    """The switch's login user: member of frrvty and frr (vty sockets and the instance's directories)."""
+def nft_wrapper(bindir: Path, netns: str) -> Path:
+    """What `sudo nft` runs for the switch's user: nft inside the switch's namespace (sshd runs outside it)."""
+    ip = shutil.which("ip") or "/usr/sbin/ip"
+    return write_file(bindir / "nft", f'#!/bin/sh\nexec {ip} netns exec {netns} /usr/sbin/nft "$@"\n', 0o755)
+
+
+def add_login_user(ledger: Ledger, user: str, rundir: Path, pathspace: str, login: Login, *,
+                   nft: bool = False) -> None:
+    """The switch's login user: member of frrvty and frr (vty sockets and the instance's directories).
+
+    With `nft` (bash login only) the user may also run `sudo nft` on the switch's namespace (`pathspace`).
+    """
+    if nft and login != "bash":
+        raise LabError(f"{user}: nft needs the bash login (vtysh cannot run it)")
     shell = login_shell(rundir / "bin", pathspace, login)
+    commands = [str(rundir / "bin" / "vtysh")] + ([str(nft_wrapper(rundir / "bin", pathspace))] if nft else [])
     home = rundir / "home"
     home.mkdir(parents=True, exist_ok=True)
     ledger.claim("user", user_exists(user), f"user {user}", name=user)
@@ -101,7 +116,7 @@ def add_login_user(ledger: Ledger, user: str, rundir: Path, pathspace: str, logi
         sudoers = Path("/etc/sudoers.d") / user
         ledger.claim("path", sudoers.exists(), str(sudoers), path=str(sudoers))
         write_file(sudoers, f'Defaults:{user} secure_path="{rundir / "bin"}:{SAFE_PATH}"\n'
-                            f"{user} ALL=(root) NOPASSWD: {rundir / 'bin' / 'vtysh'}\n", 0o440)
+                            f"{user} ALL=(root) NOPASSWD: {', '.join(commands)}\n", 0o440)
         run("visudo", "-cqf", str(sudoers))
 
 

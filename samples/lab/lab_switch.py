@@ -53,8 +53,10 @@ class SwitchAccess:
 
 
 def start_switch(ledger: Ledger, *, name: str, netns: str, rundir: Path, config: str, login: lab_ssh.Login,
-                 client_key: Path, port: int) -> tuple[str, str]:
-    """Start FRR in `netns` (which must exist), a login user and an sshd; returns (username, known_hosts line)."""
+                 client_key: Path, port: int, nft: bool = False) -> tuple[str, str]:
+    """Start FRR in `netns` (which must exist), a login user and an sshd; returns (username, known_hosts line).
+
+    `nft` lets the (bash) login user run `sudo nft` in the switch's namespace."""
     ledger.claim("path", rundir.exists(), str(rundir), path=str(rundir))
     rundir.mkdir(parents=True, exist_ok=True)
     rundir.chmod(0o755)
@@ -63,7 +65,7 @@ def start_switch(ledger: Ledger, *, name: str, netns: str, rundir: Path, config:
     lab_frr.write_instance(inst, config, rundir / "uts-wrap")
     lab_frr.start(inst)
     user = netns
-    lab_ssh.add_login_user(ledger, user, rundir, netns, login)
+    lab_ssh.add_login_user(ledger, user, rundir, netns, login, nft=nft)
     line = lab_ssh.start_sshd(ledger, rundir / "sshd", user, port, Path(f"{client_key}.pub").read_text())
     return user, line
 
