@@ -2,7 +2,9 @@
 
 Reads: the leaf's node attachment subtree and its node profile's peers in each L3Out
 (`/api/mo/<dn>.json?query-target=subtree`), and the tenant's route-control and BGP prefix policies
-(`/api/class/<class>.json` with a `query-target-filter`), page by page. Writes: the whole plan as
+(`/api/class/<class>.json` with a `query-target-filter`), page by page; on a leaf listed in
+`policy.enforce_on` also the external EPGs of the VRF's L3Out and the tenant's `FI-` contracts and
+filters (drivers/rest/aci_policy.py). Writes: the whole plan as
 one subtree POST to the tenant (or POSTs of `max_changes_per_post` changes, a failed one undoing
 the ones before it). Ownership: `annotation="orchestrator:fabric-intent"`; MOs without
 it are never changed or deleted, and a plan that would do so is refused before anything is sent.
@@ -25,8 +27,9 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from drivers.base import ApplyResult, Capabilities, Driver
+from drivers.rest import aci_policy as policy
 from drivers.rest.access import controller_options, login_credentials, read_secret, rest_settings
-from drivers.rest.aci_translate import Mo, Mos, Placement, flatten, line, read_objects, render
+from drivers.rest.aci_translate import Mo, Mos, Placement, children_index, flatten, line, read_objects, render
 from drivers.rest.aci_tree import check_ownership, kept_routes, nest, split_dn
 from drivers.rest.http import RestClient, status_error
 from intent.errors import ApplyError, DeviceUnreachableError, DriverError, FabricIntentError
@@ -102,9 +105,10 @@ class AciDriver(Driver):
 
     name: ClassVar[str] = "aci"
     capabilities: ClassVar[Capabilities] = Capabilities(
-        kinds=("vrf", "prefix-list", "bgp-peering", "static-route"), transactional=True, rollback=True,
-        description="Cisco ACI through the APIC REST API: L3Out static routes, BGP peers and route control "
-                    "(one subtree POST per plan)")
+        kinds=("vrf", "prefix-list", "bgp-peering", "static-route", *policy.POLICY_KINDS), transactional=True,
+        rollback=True,
+        description="Cisco ACI through the APIC REST API: L3Out static routes, BGP peers and route control; "
+                    "NetworkPolicy as external EPGs and contracts (one subtree POST per plan)")
 
     def __init__(self, switch: Switch, inventory: FabricInventory, base_dir: Path, *,
                  transport: httpx.BaseTransport | None = None, sleep: Callable[[float], None] = time.sleep,
@@ -119,7 +123,8 @@ class AciDriver(Driver):
         if not l3outs:
             raise DriverError(f"{switch.name}: aci settings: give 'l3out' (for VRF {inventory.vrf}) or 'l3outs'")
         self.where = Placement(device=switch.name, tenant=aci.tenant, l3outs=l3outs, node_profile=aci.node_profile,
-                               pod=aci.pod, node_id=aci.node_id, profile_shared_with=_sharing(aci, switch, inventory))
+                               pod=aci.pod, node_id=aci.node_id, profile_shared_with=_sharing(aci, switch, inventory),
+                               policy_l3out=policy.policy_l3out(aci.tenant, l3outs, switch, inventory))
         self.settings = rest_settings(options, switch, requests_per_second=None)
         self.credentials = login_credentials(switch, options)
         self._login_domain = aci.login_domain
@@ -171,37 +176,60 @@ class AciDriver(Driver):
             mos |= flatten(self._read(f"/api/class/{cls}.json", {
                 "query-target-filter": f'wcard({cls}.dn,"{tenant}/")', "rsp-subtree": "full",
                 "rsp-prop-include": "config-only"}))
+        if self.where.policy_l3out is not None:
+            mos |= self._read_policy_mos()
         return {dn: value for dn, value in mos.items() if not dn.startswith(tenant + "/") or self._mine(dn)}
 
+    def _read_policy_mos(self) -> Mos:
+        """The L3Out's external EPGs with their subnets and contract relations; the tenant's `FI-` contracts and
+        filters with their subtrees."""
+        tenant = self.where.tenant_dn
+        mos = flatten(self._read(f"/api/mo/{tenant}/out-{self.where.policy_l3out}.json", {
+            "query-target": "subtree", "target-subtree-class": policy.L3OUT_CLASSES,
+            "rsp-prop-include": "config-only"}))
+        for cls, rn in policy.POLICY_CLASSES.items():
+            mos |= flatten(self._read(f"/api/class/{cls}.json", {
+                "query-target-filter": f'wcard({cls}.dn,"{tenant}/{rn}FI-")', "rsp-subtree": "full",
+                "rsp-prop-include": "config-only"}))
+        return mos
+
     def _mine(self, dn: str) -> bool:
-        """Tenant-level MOs belong to this leaf by the `.<leaf>` in their name; L3Out MOs always do."""
-        if "/out-" in dn:
+        """Tenant-level MOs belong to this leaf by the `.<leaf>` in their name; L3Out MOs, and contracts and
+        filters (read on a policy-enforcing leaf only), always do."""
+        if "/out-" in dn or dn.startswith((f"{self.where.tenant_dn}/brc-", f"{self.where.tenant_dn}/flt-")):
             return True
         suffix, policy = f".{self.device}", f"bgpPfxP-{self.where.pfx_pol_name('')}"
         return any(rn.endswith(suffix) or rn.startswith(policy) for rn in split_dn(dn))
 
     def observe(self) -> FabricState:
         mos = self.read_mos()
-        objects, foreign = read_objects(mos, self.where)
+        objects, foreign = self._objects(mos)
         self._mos, self._before = mos, {o.key: o for o in objects}
         return FabricState(device=self.device, revision=revision_of(mos), objects=tuple(objects), foreign=foreign)
 
+    def _objects(self, mos: Mos) -> tuple[list[DeviceObject], frozenset[str]]:
+        objects, foreign = read_objects(mos, self.where)
+        if self.where.policy_l3out is None:
+            return objects, foreign
+        rules, hand_made = policy.read_policy(children_index(mos), self.where)
+        return objects + rules, foreign | hand_made
+
     # -- planning ----------------------------------------------------------------------------------
     def render(self, change: Change) -> tuple[str, ...]:
-        return tuple(line(m) for m in render(change, self.where))
+        mos = self._render(change, (set(), True))
+        return tuple(line(m) for m in mos) if mos or change.kind not in policy.POLICY_KINDS else (policy.NO_OBJECT,)
 
     def plan(self, desired: Sequence[DeviceObject] | Mapping[str, DeviceObject], observed: FabricState) -> DevicePlan:
         """As `Driver.plan`, rendering a route delete as a next-hop delete while another next hop keeps the route."""
-        wanted = dict(desired) if isinstance(desired, Mapping) else {o.key: o for o in desired}
-        keep = kept_routes(wanted.values())
+        wanted = policy.apic_share(dict(desired) if isinstance(desired, Mapping) else {o.key: o for o in desired})
+        keep = _keeps(wanted.values())
         changes, conflicts = [], []
         for change in diff(wanted, observed.objects):
             if change.action == "create" and change.key in observed.foreign:
                 conflicts.append(f"{change.summary}: the APIC holds a hand-made object in its place; "
                                  "fabric-intent leaves it alone and does not take it over")
                 continue
-            mos = render(change, self.where, keep_route=_route_key(change) in keep)
-            changes.append(with_native(change, tuple(line(m) for m in mos)))
+            changes.append(with_native(change, tuple(line(m) for m in self._render(change, keep))))
         return DevicePlan(device=self.device, driver=self.name, revision=observed.revision,
                           owned_objects=len(observed.objects), changes=tuple(changes), conflicts=tuple(conflicts))
 
@@ -218,13 +246,18 @@ class AciDriver(Driver):
                                          "not_applied": tuple(k for k in keys if k not in left)})
 
     def load_candidate(self, changes: Sequence[Change]) -> None:
-        keep = kept_routes(apply_changes(self._before, changes).values())
-        check_ownership([m for c in changes for m in self._render(c, keep)], self._mos, self.where)
+        keep = _keeps(apply_changes(self._before, changes).values())
+        mos = [m for c in changes for m in self._render(c, keep)]
+        check_ownership(mos, self._mos, self.where)
+        policy.check_contract_users(mos, self._mos, self.where)
         size = self.max_changes_per_post or max(1, len(changes))
         self._candidate = [tuple(changes[i:i + size]) for i in range(0, len(changes), size)]
 
-    def _render(self, change: Change, keep: set[tuple[str, str]]) -> list[Mo]:
-        return render(change, self.where, keep_route=_route_key(change) in keep)
+    def _render(self, change: Change, keep: tuple[set[tuple[str, str]], bool]) -> list[Mo]:
+        """The MOs of one change; `keep`: the routes and whether `FI-ANY` stay after the plan."""
+        if change.kind in policy.POLICY_KINDS:
+            return policy.render_policy(change, self.where, keep_any=keep[1])
+        return render(change, self.where, keep_route=_route_key(change) in keep[0])
 
     def commit(self) -> str:
         if self._candidate is None:
@@ -247,8 +280,8 @@ class AciDriver(Driver):
 
     def _post(self, step: Sequence[Change], before: dict[str, DeviceObject], after: dict[str, DeviceObject]) -> None:
         """One subtree POST of `step`; a lost answer is settled by reading back."""
-        keep = kept_routes(after.values())
-        mos = [m for c in step for m in self._render(c, keep)]
+        keep = _keeps(after.values())
+        mos = list({line(m): m for c in step for m in self._render(c, keep)}.values())  # FI-ANY once
         try:
             self.client.request("POST", f"/api/mo/{self.where.tenant_dn}.json",
                                 json=nest(mos, self.where.tenant_dn), ok=(200,))
@@ -260,7 +293,7 @@ class AciDriver(Driver):
     def _read_back(self, lost: DeviceUnreachableError, before: dict[str, DeviceObject],
                    after: dict[str, DeviceObject]) -> None:
         try:
-            objects, _ = read_objects(self.read_mos(), self.where)
+            objects, _ = self._objects(self.read_mos())
         except FabricIntentError as exc:
             raise DeviceUnreachableError(f"{lost}; reading back failed too ({exc}): whether the change was made "
                                          "is unknown, make a new plan once the APIC answers") from exc
@@ -313,6 +346,12 @@ def _sharing(aci: AciOptions, switch: Switch, inventory: FabricInventory) -> tup
                 "node_profile")) == (aci.tenant, aci.node_profile):
             shared.append(other.name)
     return tuple(shared)
+
+
+def _keeps(objects: Iterable[DeviceObject]) -> tuple[set[tuple[str, str]], bool]:
+    """What must stay after a plan: the routes (an ipRouteP other next hops use) and the FI-ANY EPG."""
+    held = list(objects)
+    return kept_routes(held), policy.keeps_any(held)
 
 
 def revision_of(mos: Mos) -> str:

@@ -49,6 +49,7 @@ class Placement(BaseModel):
     pod: int
     node_id: int
     profile_shared_with: tuple[str, ...] = ()  # other leaves whose node profile is this one's
+    policy_l3out: str | None = None  # the L3Out holding the external EPGs, when the leaf enforces policy
 
     @property
     def tenant_dn(self) -> str:

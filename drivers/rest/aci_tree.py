@@ -25,6 +25,18 @@ RN_NAMING: dict[str, tuple[str, str, bool]] = {
     "ctx-": ("rtctrlCtxP", "name", False),
     "rsctxPToSubjP-": ("rtctrlRsCtxPToSubjP", "tnRtctrlSubjPName", False),
     "bgpPfxP-": ("bgpPeerPfxPol", "name", False),
+    "instP-": ("l3extInstP", "name", False),
+    "extsubnet-": ("l3extSubnet", "ip", True),
+    "rsprov-": ("fvRsProv", "tnVzBrCPName", False),
+    "rscons-": ("fvRsCons", "tnVzBrCPName", False),
+    "brc-": ("vzBrCP", "name", False),
+    "flt-": ("vzFilter", "name", False),
+}
+# Classes only ever sent as children (their rn prefix names another class at tenant level, or is too short to look up).
+CHILD_RNS: dict[str, tuple[str, str, bool]] = {
+    "vzSubj": ("subj-", "name", False),
+    "vzRsSubjFiltAtt": ("rssubjFiltAtt-", "tnVzFilterName", False),
+    "vzEntry": ("e-", "name", False),
 }
 FIXED_RNS = {"bgpAsP": "as", "bgpLocalAsnP": "localasn", "bgpRsPeerPfxPol": "rspeerPfxPol"}
 
@@ -54,6 +66,9 @@ def rn_of(cls: str, attrs: dict[str, str]) -> str:
         return FIXED_RNS[cls]
     if cls == "bgpRsPeerToProfile":
         return f"rspeerToProfile-[{attrs['tDn']}]-{attrs['direction']}"
+    if cls in CHILD_RNS:
+        prefix, prop, in_brackets = CHILD_RNS[cls]
+        return f"{prefix}[{attrs[prop]}]" if in_brackets else f"{prefix}{attrs[prop]}"
     for prefix, (klass, prop, in_brackets) in RN_NAMING.items():
         if klass == cls:
             return f"{prefix}[{attrs[prop]}]" if in_brackets else f"{prefix}{attrs[prop]}"

@@ -28,7 +28,17 @@ NAMING: dict[str, tuple[str, str, bool]] = {  # class -> (rn prefix, naming prop
     "rtctrlMatchRtDest": ("dest-", "ip", True), "rtctrlProfile": ("prof-", "name", False),
     "rtctrlCtxP": ("ctx-", "name", False), "rtctrlRsCtxPToSubjP": ("rsctxPToSubjP-", "tnRtctrlSubjPName", False),
     "bgpPeerPfxPol": ("bgpPfxP-", "name", False),
+    "l3extInstP": ("instP-", "name", False), "l3extSubnet": ("extsubnet-", "ip", True),
+    "fvRsProv": ("rsprov-", "tnVzBrCPName", False), "fvRsCons": ("rscons-", "tnVzBrCPName", False),
+    "vzBrCP": ("brc-", "name", False), "vzSubj": ("subj-", "name", False),
+    "vzRsSubjFiltAtt": ("rssubjFiltAtt-", "tnVzFilterName", False), "vzFilter": ("flt-", "name", False),
+    "vzEntry": ("e-", "name", False),
 }
+# The APIC reports well-known filter entry ports by name, whatever was posted.
+PORT_NAMES = {"20": "ftpData", "22": "ssh", "25": "smtp", "53": "dns", "80": "http", "110": "pop3", "443": "https",
+              "554": "rtsp"}
+PORT_PROPERTIES = ("dFromPort", "dToPort", "sFromPort", "sToPort")
+DESCR = re.compile(r"[a-zA-Z0-9\\!#$%()*,\-./:;@ _{|}~?&+]{0,128}")
 FIXED = {"bgpAsP": "as", "bgpLocalAsnP": "localasn", "bgpRsPeerPfxPol": "rspeerPfxPol", "polUni": "uni"}
 READ_ONLY = {"childAction": "", "lcOwn": "local", "modTs": "2026-11-26T10:00:00.000+00:00", "status": "",
              "uid": "15374", "userdom": ":all:"}
@@ -207,10 +217,21 @@ class FakeApic:
             raise ApicError(400, "103", f"Cannot create object: parent {_parent(dn)} of {dn} does not exist")
         if status == "created" and dn in store:
             raise ApicError(400, "103", f"Cannot create object {dn}: it already exists")
+        _validate(dn, cls, attrs)
         old = store.get(dn, (cls, {}))[1]
         store[dn] = (cls, {**old, **attrs})
         for child in body.get("children", []) or []:
             self._write(store, child, dn)
+
+
+def _validate(dn: str, cls: str, attrs: dict[str, str]) -> None:
+    """The property checks the APIC makes that the driver's payloads could fail; ports normalised as it does."""
+    if "descr" in attrs and DESCR.fullmatch(attrs["descr"]) is None:
+        raise ApicError(400, "801", f"property descr of {dn} failed validation for value '{attrs['descr']}'")
+    if cls == "vzEntry":
+        for name in PORT_PROPERTIES:
+            if name in attrs:
+                attrs[name] = PORT_NAMES.get(attrs[name], attrs[name])
 
 
 def _parent(dn: str) -> str:

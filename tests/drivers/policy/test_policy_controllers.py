@@ -45,7 +45,7 @@ def test_aci_contract_provided_by_the_destination_consumed_by_the_source() -> No
     groups, rules = compiled(DATA / "lab-cluster.yaml")
     mos = _walk(render_aci(groups, rules, "k8s", "pods"))
     accept = next(r for r in rules if r.action == "accept")
-    assert all(attrs.get("annotation") == ANNOTATION for cls, attrs in mos if cls != "fvTenant")
+    assert all(attrs.get("annotation") == ANNOTATION for cls, attrs in mos if cls not in ("fvTenant", "l3extOut"))
     entries = [attrs for cls, attrs in mos if cls == "vzEntry"]
     assert entries == [{"name": "e1", "etherT": "ip", "prot": "tcp", "dFromPort": "8080", "dToPort": "8080",
                         "stateful": "yes", "annotation": ANNOTATION}]

@@ -22,7 +22,8 @@ import httpx
 import yaml
 
 HERE = Path(__file__).resolve().parent
-sys.path[:0] = [str(HERE.parent)]
+sys.path[:0] = [str(HERE.parent), str(HERE)]
+from aci_support import policy_objects, policy_state, with_policy  # noqa: E402
 from driver_harness import DATA, desired  # noqa: E402
 from fake_apic import FakeApic, error_body  # noqa: E402
 
@@ -45,11 +46,13 @@ class Session:
     recorder: RecordingTransport
     settings: dict[str, Any] = field(default_factory=dict)
     now: list[float] = field(default_factory=lambda: [1000.0])
+    policy: bool = False  # leaf-1 enforces NetworkPolicy
     drivers: list[AciDriver] = field(default_factory=list)
 
     def driver(self) -> AciDriver:
         data = yaml.safe_load((self.root / "fabric.yaml").read_text())
         data["drivers"]["aci"].update(self.settings)
+        data = with_policy(data) if self.policy else data
         inventory = parse_inventory(data, "fabric.yaml")
         driver = AciDriver(inventory.switch("leaf-1"), inventory, self.root, transport=self.recorder,
                            sleep=lambda _: None, clock=lambda: self.now[0])
@@ -122,6 +125,31 @@ def plan_apply_replan(session: Session) -> None:
     fresh.apply(replan)
 
 
+def policy_plan_apply_replan(session: Session) -> None:
+    wanted = desired("leaf-1") + policy_objects()
+    driver = session.driver()
+    driver.apply(driver.plan(wanted, driver.observe()))
+    fresh = session.driver()
+    replan = fresh.plan(wanted, fresh.observe())
+    assert replan.changes == ()
+    fresh.apply(replan)
+
+
+def policy_refused(session: Session) -> None:
+    wanted = desired("leaf-1") + policy_objects()
+    driver = session.driver()
+    result = driver.apply(driver.plan(wanted, driver.observe()))
+    assert result.failed, result
+    session.driver().observe()  # the state afterwards, for the test to compare
+
+
+def refused_contract(request: httpx.Request, apic: FakeApic) -> httpx.Response | None:
+    if b'"vzBrCP"' not in request.content:
+        return None
+    return httpx.Response(400, json=error_body(
+        "801", "property scope of uni/tn-k8s/brc-FI-R-5e83935998 failed validation for value 'context'"))
+
+
 def refresh(session: Session) -> None:
     driver = session.driver()
     driver.observe()
@@ -187,7 +215,15 @@ SCENARIOS: dict[str, tuple[str, Callable[[Session], None], Callable[[FakeApic], 
         "leaf-1 apply in steps of 2 changes (max_changes_per_post: 2): the APIC refuses step 3 of 4 with HTTP 400; "
         "the driver undoes step 2, then step 1, and reports nothing changed", apply,
         nth("POST", {3}, refused_120), {"max_changes_per_post": 2}),
+    "policy-plan-apply-replan": (
+        "leaf-1 enforcing NetworkPolicy: observe (external EPGs, contracts, filters), plan, apply as one subtree "
+        "POST with the routes, read back; a new session plans again (no changes) and sends no write",
+        policy_plan_apply_replan, None, {}),
+    "policy-refused-400": (
+        "leaf-1 enforcing NetworkPolicy: the APIC refuses the subtree POST holding the contracts with HTTP 400; "
+        "nothing changes, as a new session's observe shows", policy_refused, nth("POST", {1}, refused_contract), {}),
 }
+POLICY_SCENARIOS = {"policy-plan-apply-replan", "policy-refused-400"}
 
 
 def record(name: str, root: Path) -> int:
@@ -195,7 +231,10 @@ def record(name: str, root: Path) -> int:
     (root / "apic-password").write_text("wrong-password\n" if name == "login-401" else "apic-secret\n")
     apic = FakeApic()
     apic.load(json.loads((DATA / "aci" / "apic-state.json").read_text())["imdata"])
-    session = Session(root, RecordingTransport(Faulty(apic, fault(apic) if fault else None)), settings)
+    if name in POLICY_SCENARIOS:
+        apic.load(policy_state())
+    session = Session(root, RecordingTransport(Faulty(apic, fault(apic) if fault else None)), settings,
+                      policy=name in POLICY_SCENARIOS)
     session.recorder.secrets = lambda: driver_secrets(session.drivers[-1] if session.drivers else None)
     try:
         run(session)
