@@ -10,7 +10,7 @@ import logging
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 from netutils.config.parser import BaseSpaceConfigParser
 from pydantic import ValidationError
@@ -34,6 +34,8 @@ ERROR_LINE = re.compile(r"^\s*(% .*|ERROR: .*)$", re.M)
 _REFUSED = re.compile(r"at command: (?P<line>.*), matched error: (?P<error>.*)", re.S)
 
 Path_ = tuple[str, ...]
+#: The kinds of object the EOS and NX-OS drivers configure.
+CLI_KINDS = ("vrf", "prefix-list", "bgp-peering", "static-route", "address-group", "policy-rule")
 #: What an address group read back from a switch carries as its description (NX-OS object-groups and
 #: EOS field-sets hold none).
 HELD_DESCRIPTION = "members only (the switch holds no description)"
@@ -43,6 +45,12 @@ def config_paths(text: str, parser: type[BaseSpaceConfigParser]) -> list[Path_]:
     """Every configuration line as its path from the top: `("router bgp 65101", "vrf BLUE", "neighbor ...")`."""
     parsed = parser(text).config_lines
     return [tuple(p.strip() for p in line.parents) + (line.config_line.strip(),) for line in parsed]
+
+
+def change_name(revision: str, lines: Sequence[str]) -> str:
+    """A session or checkpoint name unique to the plan: EOS keeps completed sessions' names for a while, and
+    NX-OS refuses to overwrite a checkpoint of the same name."""
+    return "fi-" + hashlib.sha256("\n".join([revision, *lines]).encode()).hexdigest()[:10]
 
 
 def revision_of(text: str) -> str:
@@ -86,11 +94,22 @@ def first_error(output: str) -> str | None:
     return match.group(1).strip() if match else None
 
 
+class PlatformSyntax(Protocol):
+    """A platform's configuration module: rendering changes and reading owned objects back."""
+
+    def render_change(self, change: Change, asn: int | None, cluster: str,
+                      interfaces: Sequence[str] = ()) -> list[str]: ...
+
+    def parse_owned(self, paths: list[Path_], device: str,
+                    interfaces: Sequence[str] = ()) -> tuple[list[DeviceObject], frozenset[str]]: ...
+
+
 class CliDriver(Driver):
     """Base of the EOS and NX-OS drivers: connection handling, observe, and secret-safe sending."""
 
     device_type: ClassVar[str]  # netmiko device_type
     parser: ClassVar[type[BaseSpaceConfigParser]]
+    syntax: ClassVar[PlatformSyntax]  # the platform's configuration module
 
     def __init__(self, *args: Any, connect: ConnectionFactory | None = None, **kwargs: Any) -> None:
         """`connect` is the seam for the SSH connection; None opens one with netmiko from the inventory."""
@@ -200,10 +219,21 @@ class CliDriver(Driver):
             return text
         return text.replace(secret, PASSWORD_PLACEHOLDER) if secret else text
 
+    def run_checked(self, command: str) -> str:
+        """Run an exec command; an error line in its output is an ApplyError naming the command."""
+        output = self.show(command)
+        if (error := first_error(output)) is not None:
+            raise ApplyError(f"{self.device}: `{command}` failed: {error}")
+        return output
+
     # -- contract ----------------------------------------------------------------------------------
+    def render(self, change: Change) -> tuple[str, ...]:
+        return tuple(self.syntax.render_change(change, self.switch.asn, self.inventory.cluster,
+                                               self.policy_interfaces))
+
     def parse(self, text: str) -> tuple[list[DeviceObject], frozenset[str]]:
         """Owned objects and the keys hand-made configuration occupies, from the running configuration."""
-        raise NotImplementedError
+        return self.syntax.parse_owned(config_paths(text, self.parser), self.device, self.policy_interfaces)
 
     def running_config(self) -> str:
         return self.show("show running-config")

@@ -1,19 +1,47 @@
 """What the EOS and NX-OS renderers and parsers share: the address family of an object, the dispatch of
-one change to the platform's renderers, and reading `FI-` prefix-lists back (both platforms print
-entries as `ip prefix-list NAME seq N permit PREFIX`, EOS optionally as a block)."""
+one change to the platform's renderers, reading `FI-` prefix-lists back (both platforms print entries as
+`ip prefix-list NAME seq N permit PREFIX`, EOS optionally as a block), turning neighbour attributes into
+peerings, and gathering every owned object and foreign key of a running configuration."""
 
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Callable
-from typing import NamedTuple
+from collections.abc import Callable, Sequence
+from typing import NamedTuple, Protocol
 
 from drivers.ssh import cli_common as cli
 from intent.errors import DriverError
-from intent.model import NAME_PREFIX, BgpPeering, DeviceObject, PrefixList, PrefixListEntry, StaticRoute, Vrf
+from intent.model import (
+    DESCRIPTION_PREFIX,
+    NAME_PREFIX,
+    AddressGroup,
+    BgpPeering,
+    DeviceObject,
+    PolicyRule,
+    PrefixList,
+    PrefixListEntry,
+    StaticRoute,
+    Vrf,
+)
 from intent.plan import Change
 
 Paths = list[cli.Path_]
+#: Neighbour attributes by (vrf, address): `{"remote-as": "64601", "description": "...", ...}`.
+NeighborAttributes = dict[tuple[str, str], dict[str, str]]
+
+
+class PolicySyntax(Protocol):
+    """A platform's NetworkPolicy module: address groups and policy rules, rendered and read back."""
+
+    def group_lines(self, before: AddressGroup | None, after: AddressGroup | None) -> list[str]: ...
+
+    def rule_lines(self, rule: PolicyRule, interfaces: Sequence[str], *, delete: bool = False) -> list[str]: ...
+
+    def parse_groups(self, paths: Paths, device: str) -> list[AddressGroup]: ...
+
+    def parse_rules(self, paths: Paths, device: str) -> list[PolicyRule]: ...
+
+    def drop_rule_keys(self, paths: Paths, device: str, interfaces: Sequence[str]) -> set[str]: ...
 
 
 def family(obj: StaticRoute | PrefixList) -> str:
@@ -43,6 +71,19 @@ def render_change_with(change: Change, asn: int | None, cluster: str,
         drop = isinstance(before, BgpPeering) and before.authenticated
         lines += _render(native, after, asn, cluster, drop_password=drop)
     return lines
+
+
+def render_with_policy(change: Change, asn: int | None, cluster: str, interfaces: Sequence[str], *,
+                       policy: PolicySyntax, **renderers: Callable[..., list[str]]) -> list[str]:
+    """The lines for one change: address groups and policy rules by `policy` (rules applied to the pod-facing
+    `interfaces`), the other kinds by the platform's renderers."""
+    before, after = change.before, change.after
+    if isinstance(before or after, AddressGroup):
+        return policy.group_lines(before, after)  # type: ignore[arg-type]
+    if isinstance(before or after, PolicyRule):
+        lines = policy.rule_lines(before, interfaces, delete=True) if isinstance(before, PolicyRule) else []
+        return lines + (policy.rule_lines(after, interfaces) if isinstance(after, PolicyRule) else [])
+    return render_change_with(change, asn, cluster, **renderers)
 
 
 def _render(native: Renderers, obj: DeviceObject | None, asn: int | None, cluster: str, *, delete: bool = False,
@@ -79,3 +120,39 @@ def parse_prefix_lists(paths: Paths, device: str) -> list[PrefixList]:
                                           le=int(le) if le else None))
     return [PrefixList(device=device, name=name, entries=tuple(found)) for name, found in sorted(entries.items())]
 
+
+
+def peerings_from(attrs: NeighborAttributes, asn: int, device: str, *, max_prefix: str) -> tuple[list[BgpPeering],
+                                                                                                  set[str]]:
+    """Owned peerings (description starting `fabric-intent:`) and the keys of the others; `max_prefix` is the
+    platform's keyword for the prefix limit. Peer groups and prefix peers are skipped."""
+    owned, foreign = [], set()
+    for (vrf, address), seen in attrs.items():
+        neighbor = ip_or_none(address)
+        if neighbor is None:
+            continue
+        if not seen.get("description", "").startswith(DESCRIPTION_PREFIX):
+            foreign.add(cli.key_of(BgpPeering, device=device, neighbor=neighbor))
+            continue
+        owned.append(BgpPeering(
+            device=device, vrf=vrf, neighbor=neighbor, remote_as=int(seen.get("remote-as", "0")), local_as=asn,
+            description=seen["description"], prefix_list=seen.get("prefix-list", "").removesuffix(" in"),
+            max_prefix=int((seen.get(max_prefix) or "0").split()[0]), authenticated="password" in seen))
+    return owned, foreign
+
+
+ParseFound = Callable[[Paths, str], tuple[Sequence[DeviceObject], set[str]]]
+
+
+def parse_owned_with(paths: Paths, device: str, interfaces: Sequence[str], *, policy: PolicySyntax,
+                     routes: ParseFound, neighbors: ParseFound, vrfs: ParseFound) -> tuple[list[DeviceObject],
+                                                                                           frozenset[str]]:
+    """Every owned object of a running configuration, and the keys hand-made configuration (including a
+    hand-made policy on a pod-facing interface) occupies, from the platform's parsers."""
+    owned_routes, foreign_routes = routes(paths, device)
+    peers, foreign_peers = neighbors(paths, device)
+    owned_vrfs, foreign_vrfs = vrfs(paths, device)
+    objects: list[DeviceObject] = [*owned_vrfs, *parse_prefix_lists(paths, device), *peers, *owned_routes,
+                                   *policy.parse_groups(paths, device), *policy.parse_rules(paths, device)]
+    taken = policy.drop_rule_keys(paths, device, interfaces)
+    return objects, frozenset(foreign_routes | foreign_peers | foreign_vrfs | taken)

@@ -13,7 +13,6 @@ applied to (`FI-EGRESS` input, `FI-INGRESS` output); see `eos_policy`.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Sequence
 from typing import Any, ClassVar
@@ -22,17 +21,11 @@ from netutils.config.parser import EOSConfigParser
 
 from drivers.base import Capabilities
 from drivers.ssh import eos_config
-from drivers.ssh.cli_common import CliDriver, config_paths, first_error, revision_of
-from intent.errors import ApplyError, DeviceUnreachableError, DriverError
-from intent.model import DeviceObject
+from drivers.ssh.cli_common import CLI_KINDS, CliDriver, PlatformSyntax, change_name, revision_of
+from intent.errors import DeviceUnreachableError, DriverError
 from intent.plan import Change
 
 _TIMER = re.compile(r"^\d{2}:[0-5]\d:[0-5]\d$")
-
-
-def session_name(revision: str, lines: Sequence[str]) -> str:
-    """A session name unique to the plan: EOS keeps completed sessions' names for a while."""
-    return "fi-" + hashlib.sha256("\n".join([revision, *lines]).encode()).hexdigest()[:10]
 
 
 class EosDriver(CliDriver):
@@ -41,10 +34,10 @@ class EosDriver(CliDriver):
 
     name: ClassVar[str] = "eos"
     device_type: ClassVar[str] = "arista_eos"
+    syntax: ClassVar[PlatformSyntax] = eos_config
     parser = EOSConfigParser
     capabilities: ClassVar[Capabilities] = Capabilities(
-        kinds=("vrf", "prefix-list", "bgp-peering", "static-route", "address-group", "policy-rule"),
-        transactional=True, rollback=True,
+        kinds=CLI_KINDS, transactional=True, rollback=True,
         description="Arista EOS over SSH: configure session, diff, commit (optional commit timer), abort on error")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -56,37 +49,24 @@ class EosDriver(CliDriver):
         self._session: str | None = None
         self._in_session = False  # the CLI is in the session's config mode (not yet committed)
 
-    def render(self, change: Change) -> tuple[str, ...]:
-        return tuple(eos_config.render_change(change, self.switch.asn, self.inventory.cluster,
-                                              self.policy_interfaces))
-
-    def parse(self, text: str) -> tuple[list[DeviceObject], frozenset[str]]:
-        return eos_config.parse_owned(config_paths(text, EOSConfigParser), self.device, self.policy_interfaces)
-
     def load_candidate(self, changes: Sequence[Change]) -> None:
         lines = self.lines_of(changes)
         self.reveal("\n".join(lines))  # a missing secret fails here, before a session is opened
-        self._session = session_name(self.plan_revision, lines)
+        self._session = change_name(self.plan_revision, lines)
         self._in_session = True
         self.send_config(lines, config_mode_command=f"configure session {self._session}", exit_config_mode=False)
         self.last_output = self.show("show session-config diffs")
-
-    def _run(self, command: str) -> str:
-        output = self.show(command)
-        if (error := first_error(output)) is not None:
-            raise ApplyError(f"{self.device}: `{command}` failed: {error}")
-        return output
 
     def commit(self) -> str:
         if self._session is None:
             raise DriverError(f"{self.device}: nothing staged to commit")
         if self.commit_timer is None:
-            self._run("commit")
+            self.run_checked("commit")
         else:
-            self._run(f"commit timer {self.commit_timer}")
+            self.run_checked(f"commit timer {self.commit_timer}")
             self._in_session = False
             self.running_config()  # the switch still answers after the change: confirm it
-            self._run(f"configure session {self._session} commit")
+            self.run_checked(f"configure session {self._session} commit")
         self._session, self._in_session = None, False
         return revision_of(self.running_config())
 
@@ -97,7 +77,7 @@ class EosDriver(CliDriver):
         command = f"configure session {name} abort" if timed else "abort"
         self._session, self._in_session = None, False
         try:
-            self._run(command)
+            self.run_checked(command)
         except DeviceUnreachableError as exc:
             if timed and self.commit_timer:
                 raise DeviceUnreachableError(f"{exc}; the switch reverts session {name} by itself when its commit "

@@ -17,18 +17,23 @@ changed.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from drivers.ssh import cli_common as cli
 from drivers.ssh import eos_policy as policy
-from drivers.ssh.cli_objects import family, ip_or_none, parse_prefix_lists, render_change_with
+from drivers.ssh.cli_objects import (
+    NeighborAttributes,
+    family,
+    ip_or_none,
+    parse_owned_with,
+    peerings_from,
+    render_with_policy,
+)
 from intent.model import (
     DESCRIPTION_PREFIX,
-    AddressGroup,
     BgpPeering,
     DeviceObject,
-    PolicyRule,
     PrefixList,
     StaticRoute,
     Vrf,
@@ -87,14 +92,8 @@ def vrf_lines(vrf: Vrf, cluster: str, *, delete: bool = False) -> list[str]:
 
 def render_change(change: Change, asn: int | None, cluster: str, interfaces: Sequence[str] = ()) -> list[str]:
     """The lines for one change; `interfaces` are the pod-facing ones the traffic-policies are applied to."""
-    before, after = change.before, change.after
-    if isinstance(before or after, AddressGroup):
-        return policy.group_lines(before, after)  # type: ignore[arg-type]
-    if isinstance(before or after, PolicyRule):
-        lines = policy.rule_lines(before, interfaces, delete=True) if isinstance(before, PolicyRule) else []
-        return lines + (policy.rule_lines(after, interfaces) if isinstance(after, PolicyRule) else [])
-    return render_change_with(change, asn, cluster, route=route_lines, prefix_list=prefix_list_lines, bgp=bgp_lines,
-                              vrf=vrf_lines)
+    return render_with_policy(change, asn, cluster, interfaces, policy=policy, route=route_lines,
+                              prefix_list=prefix_list_lines, bgp=bgp_lines, vrf=vrf_lines)
 
 
 # -- reading back ------------------------------------------------------------------------------------
@@ -130,7 +129,7 @@ def _neighbor_words(path: cli.Path_) -> tuple[str, list[str]] | None:
 
 
 def parse_neighbors(paths: Paths, device: str) -> tuple[list[BgpPeering], set[str]]:
-    attrs: dict[tuple[str, str], dict[str, str]] = {}
+    attrs: NeighborAttributes = {}
     asn = 0
     for path in paths:
         found = _neighbor_words(path)
@@ -139,19 +138,7 @@ def parse_neighbors(paths: Paths, device: str) -> tuple[list[BgpPeering], set[st
         asn = int(path[0].split()[2])
         vrf, words = found
         attrs.setdefault((vrf, words[1]), {})[words[2]] = " ".join(words[3:])
-    owned, foreign = [], set()
-    for (vrf, address), seen in attrs.items():
-        neighbor = ip_or_none(address)
-        if neighbor is None:
-            continue  # a peer group
-        if not seen.get("description", "").startswith(DESCRIPTION_PREFIX):
-            foreign.add(cli.key_of(BgpPeering, device=device, neighbor=neighbor))
-            continue
-        owned.append(BgpPeering(
-            device=device, vrf=vrf, neighbor=neighbor, remote_as=int(seen.get("remote-as", "0")), local_as=asn,
-            description=seen["description"], prefix_list=seen.get("prefix-list", "").removesuffix(" in"),
-            max_prefix=int((seen.get("maximum-routes") or "0").split()[0]), authenticated="password" in seen))
-    return owned, foreign
+    return peerings_from(attrs, asn, device, max_prefix="maximum-routes")
 
 
 def parse_vrfs(paths: Paths, device: str) -> tuple[list[Vrf], set[str]]:
@@ -168,10 +155,5 @@ def parse_vrfs(paths: Paths, device: str) -> tuple[list[Vrf], set[str]]:
 
 
 def parse_owned(paths: Paths, device: str, interfaces: Sequence[str] = ()) -> tuple[list[DeviceObject], frozenset[str]]:
-    routes, foreign_routes = parse_routes(paths, device)
-    peers, foreign_peers = parse_neighbors(paths, device)
-    vrfs, foreign_vrfs = parse_vrfs(paths, device)
-    objects: Iterable[DeviceObject] = [*vrfs, *parse_prefix_lists(paths, device), *peers, *routes,
-                                       *policy.parse_groups(paths, device), *policy.parse_rules(paths, device)]
-    taken = policy.drop_rule_keys(paths, device, interfaces)
-    return list(objects), frozenset(foreign_routes | foreign_peers | foreign_vrfs | taken)
+    return parse_owned_with(paths, device, interfaces, policy=policy, routes=parse_routes, neighbors=parse_neighbors,
+                            vrfs=parse_vrfs)

@@ -14,7 +14,6 @@ Options (inventory `drivers.nxos` or a switch's `options`): `policy_interfaces`,
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
@@ -22,17 +21,12 @@ from netutils.config.parser import NXOSConfigParser
 
 from drivers.base import Capabilities
 from drivers.ssh import nxos_config, nxos_policy
-from drivers.ssh.cli_common import CliDriver, config_paths, first_error, revision_of
-from intent.errors import ApplyError, DriverError
-from intent.model import DeviceObject, PolicyRule
+from drivers.ssh.cli_common import CLI_KINDS, CliDriver, PlatformSyntax, change_name, first_error, revision_of
+from intent.errors import DriverError
+from intent.model import PolicyRule
 from intent.plan import Change
 
 ROLLBACK_DONE = "Rollback completed successfully"
-
-
-def checkpoint_name(revision: str, lines: Sequence[str]) -> str:
-    """A checkpoint name unique to the plan (NX-OS refuses to overwrite a checkpoint of the same name)."""
-    return "fi-" + hashlib.sha256("\n".join([revision, *lines]).encode()).hexdigest()[:10]
 
 
 class NxosDriver(CliDriver):
@@ -41,10 +35,10 @@ class NxosDriver(CliDriver):
 
     name: ClassVar[str] = "nxos"
     device_type: ClassVar[str] = "cisco_nxos"
+    syntax: ClassVar[PlatformSyntax] = nxos_config
     parser = NXOSConfigParser
     capabilities: ClassVar[Capabilities] = Capabilities(
-        kinds=("vrf", "prefix-list", "bgp-peering", "static-route", "address-group", "policy-rule"),
-        transactional=False, rollback=True,
+        kinds=CLI_KINDS, transactional=False, rollback=True,
         description="Cisco NX-OS over SSH: checkpoint, configure, rollback running-config checkpoint on error")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -52,31 +46,18 @@ class NxosDriver(CliDriver):
         self._checkpoint: str | None = None
         self._lines: list[str] = []
 
-    def render(self, change: Change) -> tuple[str, ...]:
-        return tuple(nxos_config.render_change(change, self.switch.asn, self.inventory.cluster,
-                                               self.policy_interfaces))
-
-    def parse(self, text: str) -> tuple[list[DeviceObject], frozenset[str]]:
-        return nxos_config.parse_owned(config_paths(text, NXOSConfigParser), self.device, self.policy_interfaces)
-
     def check_policy(self, rules: Sequence[PolicyRule]) -> None:
         clashes = nxos_policy.sequence_clashes({r.name: r for r in rules}.values())
         if clashes:
             raise DriverError(f"{self.device}: policy rules {clashes[0]} would share an ACL sequence number; "
                               "this rule set cannot be placed on NX-OS")
 
-    def _run(self, command: str) -> str:
-        output = self.show(command)
-        if (error := first_error(output)) is not None:
-            raise ApplyError(f"{self.device}: `{command}` failed: {error}")
-        return output
-
     def load_candidate(self, changes: Sequence[Change]) -> None:
         """NX-OS has no candidate configuration: take the checkpoint the change can be rolled back to."""
         self._lines = self.lines_of(changes)
         self.reveal("\n".join(self._lines))  # a missing secret fails here, before the checkpoint
-        name = checkpoint_name(self.plan_revision, self._lines)
-        self._run(f"checkpoint {name}")
+        name = change_name(self.plan_revision, self._lines)
+        self.run_checked(f"checkpoint {name}")
         self._checkpoint = name
 
     def commit(self) -> str:
@@ -103,5 +84,5 @@ class NxosDriver(CliDriver):
 
     def _drop_checkpoint(self) -> None:
         name, self._checkpoint = self._checkpoint, None
-        self._run(f"no checkpoint {name}")
+        self.run_checked(f"no checkpoint {name}")
 

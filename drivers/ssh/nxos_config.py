@@ -23,13 +23,11 @@ from typing import Any
 
 from drivers.ssh import cli_common as cli
 from drivers.ssh import nxos_policy as policy
-from drivers.ssh.cli_objects import family, parse_prefix_lists, render_change_with
+from drivers.ssh.cli_objects import NeighborAttributes, family, parse_owned_with, peerings_from, render_with_policy
 from intent.model import (
     DESCRIPTION_PREFIX,
-    AddressGroup,
     BgpPeering,
     DeviceObject,
-    PolicyRule,
     PrefixList,
     StaticRoute,
     Vrf,
@@ -83,14 +81,8 @@ def vrf_lines(vrf: Vrf, cluster: str, *, delete: bool = False) -> list[str]:
 
 def render_change(change: Change, asn: int | None, cluster: str, interfaces: Sequence[str] = ()) -> list[str]:
     """The lines for one change; `interfaces` are the pod-facing ones the policy ACLs are bound to."""
-    before, after = change.before, change.after
-    if isinstance(before or after, AddressGroup):
-        return policy.group_lines(before, after)  # type: ignore[arg-type]
-    if isinstance(before or after, PolicyRule):
-        lines = policy.rule_lines(before, interfaces, delete=True) if isinstance(before, PolicyRule) else []
-        return lines + (policy.rule_lines(after, interfaces) if isinstance(after, PolicyRule) else [])
-    return render_change_with(change, asn, cluster, route=route_lines, prefix_list=prefix_list_lines, bgp=bgp_lines,
-                              vrf=vrf_lines)
+    return render_with_policy(change, asn, cluster, interfaces, policy=policy, route=route_lines,
+                              prefix_list=prefix_list_lines, bgp=bgp_lines, vrf=vrf_lines)
 
 
 # -- reading back ------------------------------------------------------------------------------------
@@ -136,8 +128,8 @@ def _neighbor_of(path: cli.Path_) -> tuple[str, str, cli.Path_] | None:
     return None
 
 
-def _attributes(paths: Paths) -> tuple[int, dict[tuple[str, str], dict[str, str]]]:
-    asn, attrs = 0, dict[tuple[str, str], dict[str, str]]()
+def _attributes(paths: Paths) -> tuple[int, NeighborAttributes]:
+    asn, attrs = 0, NeighborAttributes()
     for path in paths:
         found = _neighbor_of(path)
         if found is None:
@@ -155,20 +147,7 @@ def _attributes(paths: Paths) -> tuple[int, dict[tuple[str, str], dict[str, str]
 
 def parse_neighbors(paths: Paths, device: str) -> tuple[list[BgpPeering], set[str]]:
     asn, attrs = _attributes(paths)
-    owned, foreign = [], set()
-    for (vrf, address), seen in attrs.items():
-        try:
-            neighbor = ipaddress.ip_address(address)
-        except ValueError:
-            continue  # a prefix peer (neighbor 10.0.0.0/24): not a kind fabric-intent configures
-        if not seen.get("description", "").startswith(DESCRIPTION_PREFIX):
-            foreign.add(cli.key_of(BgpPeering, device=device, neighbor=neighbor))
-            continue
-        owned.append(BgpPeering(
-            device=device, vrf=vrf, neighbor=neighbor, remote_as=int(seen.get("remote-as", "0")), local_as=asn,
-            description=seen["description"], prefix_list=seen.get("prefix-list", "").removesuffix(" in"),
-            max_prefix=int((seen.get("maximum-prefix") or "0").split()[0]), authenticated="password" in seen))
-    return owned, foreign
+    return peerings_from(attrs, asn, device, max_prefix="maximum-prefix")
 
 
 def parse_vrfs(paths: Paths, device: str) -> tuple[list[Vrf], set[str]]:
@@ -193,11 +172,5 @@ def _only_owned_routes(inside: list[cli.Path_]) -> bool:
 
 
 def parse_owned(paths: Paths, device: str, interfaces: Sequence[str] = ()) -> tuple[list[DeviceObject], frozenset[str]]:
-    routes, foreign_routes = parse_routes(paths, device)
-    peers, foreign_peers = parse_neighbors(paths, device)
-    vrfs, foreign_vrfs = parse_vrfs(paths, device)
-    objects: list[DeviceObject] = [*vrfs, *parse_prefix_lists(paths, device), *peers, *routes,
-                                   *policy.parse_groups(paths, device), *policy.parse_rules(paths, device)]
-    taken = policy.drop_rule_keys(paths, device, interfaces)
-    return objects, frozenset(foreign_routes | foreign_peers | foreign_vrfs | taken)
-
+    return parse_owned_with(paths, device, interfaces, policy=policy, routes=parse_routes, neighbors=parse_neighbors,
+                            vrfs=parse_vrfs)

@@ -12,6 +12,7 @@ It records every exchange in `.log` as transcript entries (fake_device_replay.py
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -79,8 +80,31 @@ class Rule:
         return re.fullmatch(self.pattern, line)
 
 
+def block(mode: str, pattern: str, mode_to: str) -> tuple[Rule, Rule]:
+    """A configuration block: `pattern` enters it (in `mode_to`), `no pattern` removes it."""
+    return Rule(mode, pattern, "enter", mode_to), Rule(mode, f"no {pattern}", "no")
+
+
 class Refused(Exception):
     """A line the fake CLI refuses; the message is what the device prints."""
+
+
+def checked_addresses(rule: Rule, line: str, invalid: Callable[[str], str],
+                      address: Callable[[str], object]) -> dict[str, str]:
+    """The named groups of `line`, refused as `invalid` when its prefix (`net`) is no IP network or its
+    next hop or peer (`hop`, `peer`) is not what the platform's `address` reader accepts."""
+    match = rule.match(line)
+    assert match is not None
+    groups = match.groupdict()
+    try:
+        if groups.get("net"):
+            ipaddress.ip_network(groups["net"])
+        for name in ("hop", "peer"):
+            if groups.get(name):
+                address(groups[name])
+    except ValueError:
+        raise Refused(invalid(line)) from None
+    return groups
 
 
 @dataclass(frozen=True)

@@ -14,13 +14,25 @@ egress traffic-policies refuses `traffic-policy output` as EOS does.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import hashlib
 import ipaddress
 import re
 from typing import Any
 
-from fake_device import ConfigCli, FakeConnection, FakeSwitch, Grammar, Node, Refused, Rule, render_tree
+from fake_device import (
+    ConfigCli,
+    FakeConnection,
+    FakeSwitch,
+    Grammar,
+    Node,
+    Refused,
+    Rule,
+    block,
+    checked_addresses,
+    render_tree,
+)
 
 NET = r"(?P<net>\S+)"
 _PFX_ENTRY = r"seq \d+ (permit|deny) (?P<net>\S+)( (ge|le) \d+)*"
@@ -46,10 +58,8 @@ def _neighbor_rules(mode: str) -> tuple[Rule, ...]:
 _PREFIX = r"(?P<net>[0-9a-fA-F.:]+/\d+)"
 _POLICY_RULES = (
     Rule("global", r"traffic-policies", "enter", "tps"),
-    Rule("tps", r"field-set ipv4 prefix \S+", "enter", "fset"),
-    Rule("tps", r"no field-set ipv4 prefix \S+", "no"),
-    Rule("tps", r"traffic-policy \S+", "enter", "tp"),
-    Rule("tps", r"no traffic-policy \S+", "no"),
+    *block("tps", r"field-set ipv4 prefix \S+", "fset"),
+    *block("tps", r"traffic-policy \S+", "tp"),
     Rule("fset", rf"(except )?{_PREFIX}", "set"),
     Rule("fset", rf"no (except )?{_PREFIX}", "no"),
     Rule("tp", r"match \S+ ipv4", "enter", "match"),
@@ -77,8 +87,7 @@ RULES = (
     Rule("global", r"no (ip|ipv6) prefix-list \S+ seq \d+", "no", container=3),
     Rule("global", r"no (ip|ipv6) prefix-list \S+", "no"),
     Rule("global", r"router bgp (?P<asn>\d+)", "enter", "bgp"),
-    Rule("global", r"vrf instance \S+", "enter", "vrf"),
-    Rule("global", r"no vrf instance \S+", "no"),
+    *block("global", r"vrf instance \S+", "vrf"),
     Rule("global", r"ip routing( vrf \S+)?", "set"),
     Rule("global", r"no ip routing( vrf \S+)?", "no"),
     Rule("pfx", _PFX_ENTRY, "set"),
@@ -86,8 +95,7 @@ RULES = (
     Rule("vrf", r"(?P<id>description) .+", "set"),
     Rule("vrf", r"no description", "no"),
     Rule("bgp", r"(?P<id>router-id) \S+", "set"),
-    Rule("bgp", r"vrf \S+", "enter", "bgp-vrf"),
-    Rule("bgp", r"no vrf \S+", "no"),
+    *block("bgp", r"vrf \S+", "bgp-vrf"),
     Rule("bgp", r"address-family (ipv4|ipv6)", "enter", "bgp-af"),
     Rule("bgp-vrf", r"address-family (ipv4|ipv6)", "enter", "bgp-af"),
     Rule("bgp-af", r"neighbor \S+ activate", "set"),
@@ -107,17 +115,7 @@ def invalid(line: str) -> str:
 
 def check(tree: Node, rule: Rule, line: str) -> None:
     """Refuse what EOS refuses beyond the syntax: bad addresses, a second BGP instance."""
-    match = rule.match(line)
-    assert match is not None
-    groups = match.groupdict()
-    try:
-        if groups.get("net"):
-            ipaddress.ip_network(groups["net"])
-        for name in ("hop", "peer"):
-            if groups.get(name):
-                ipaddress.ip_address(groups[name])
-    except ValueError:
-        raise Refused(invalid(line)) from None
+    groups = checked_addresses(rule, line, invalid, ipaddress.ip_address)
     running = [c.text for c in tree.children if c.text.startswith("router bgp ")]
     if groups.get("asn") and running and running[0] != line:
         raise Refused(f"% BGP is already running with AS number {running[0].split()[2]}")
@@ -146,8 +144,7 @@ class FakeEos(FakeSwitch):
     def __init__(self, hostname: str, running_config: str, *, egress_policies: bool = True) -> None:
         """`egress_policies`: the platform can apply a traffic-policy in the output direction."""
         super().__init__(hostname, running_config)
-        self.grammar = Grammar(name="eos", indent=3, rules=RULES, invalid=invalid,
-                               check=platform_check(egress_policies))
+        self.grammar = dataclasses.replace(GRAMMAR, check=platform_check(egress_policies))
         self.sessions: dict[str, Node] = {}  # pending sessions
         self.unconfirmed: dict[str, Node] = {}  # committed with a timer: the configuration to revert to
 

@@ -1,11 +1,13 @@
 """The driver-contract harness for the EOS and NX-OS drivers: fake switches loaded from data files.
 
 Each device of data/ssh/<platform>/contract/fabric.yaml is a fake switch whose running configuration
-starts as <device>.cfg; drivers reach it through their `connect=` seam, one login per call.
+starts as <device>.cfg; drivers reach it through their `connect=` seam, one login per call. The NetworkPolicy
+tests of both platforms share one cluster, data/ssh/nxos/policy/cluster/, compiled for leaf-1.
 """
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -14,10 +16,23 @@ from fake_device import FakeSwitch, hand_made_lines, parse_tree
 
 from drivers import registry
 from drivers.base import Driver
-from drivers.ssh.cli_common import CliDriver, ConnectionFactory
+from drivers.ssh.cli_common import CliDriver, ConnectionFactory, held_form
 from intent.inventory import FabricInventory, parse_inventory
+from intent.model import AddressGroup, DeviceObject
+from intent.plan import DevicePlan
+from intent.policy.compiler import compile_policies
+from intent.policy.placement import device_objects
+from reconciler.files import load_cluster
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "ssh"
+POLICY_CLUSTER = DATA / "nxos" / "policy" / "cluster"
+_NEW_API_POD = """---
+apiVersion: v1
+kind: Pod
+metadata: {name: api-2, namespace: shop, labels: {app: api}}
+spec: {nodeName: worker-1, containers: [{name: api, image: api}]}
+status: {phase: Running, podIP: 10.244.1.21}
+"""
 
 
 class FakeSwitchHarness:
@@ -85,3 +100,39 @@ def build(platform: str, device: str, inventory: FabricInventory, base_dir: Path
 def driver_on(switch: FakeSwitch, inventory: FabricInventory, base_dir: Path, **connect: Any) -> CliDriver:
     """A driver for the fake switch's device, logging in to it through the `connect=` seam."""
     return build(switch.grammar.name, switch.hostname, inventory, base_dir, lambda: switch.connect(**connect))
+
+
+def policy_objects(cluster: Path = POLICY_CLUSTER) -> list[DeviceObject]:
+    """The address groups and policy rules the cluster's NetworkPolicies compile to on leaf-1."""
+    groups, rules = device_objects(compile_policies(load_cluster(cluster)), "leaf-1")
+    return [*groups, *rules]
+
+
+def plan_pod_churn(switch: FakeSwitch, tmp_path: Path) -> tuple[CliDriver, list[DeviceObject], DevicePlan]:
+    """The switch's driver after applying the rule set, the objects of the cluster with a second shop/api pod
+    (10.244.1.21), and their plan: checked to update the pod's group and the isolated group only."""
+    driver = policy_driver(switch, tmp_path)
+    driver.apply(driver.plan(policy_objects(), driver.observe())).raise_on_error()
+    cluster = tmp_path / "cluster"
+    shutil.copytree(POLICY_CLUSTER, cluster)
+    (cluster / "api-2.yaml").write_text(_NEW_API_POD, encoding="utf-8")
+    wanted = policy_objects(cluster)
+    plan = driver.plan(wanted, driver.observe())
+    assert [(c.action, c.key) for c in plan.changes] == [
+        ("update", "address-group:leaf-1:FI-G-c9f4643a3c"), ("update", "address-group:leaf-1:FI-ISOLATED-OUT")]
+    return driver, wanted, plan
+
+
+def policy_driver(switch: FakeSwitch, tmp_path: Path, **options: Any) -> CliDriver:
+    """The fake switch's driver, enforcing policy on Vlan100 unless `options` say otherwise."""
+    platform = switch.grammar.name
+    spec = {"name": "leaf-1", "role": "leaf", "driver": platform, "asn": 65101, "management": {"host": "127.0.0.1"},
+            "options": {"policy_interfaces": ["Vlan100"], **options}}
+    driver = driver_on(switch, inventory_for(platform, switches=[spec]), tmp_path)
+    assert driver.name == platform
+    return driver
+
+
+def held(objects: list[DeviceObject]) -> dict[str, dict[str, Any]]:
+    """The objects' configuration as the switch holds it (address groups in `held_form`), by key."""
+    return {o.key: (held_form(o) if isinstance(o, AddressGroup) else o).config() for o in objects}

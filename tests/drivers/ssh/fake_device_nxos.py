@@ -13,12 +13,13 @@ direction); binding an ACL whose expanded entries overflow the TCAM (`tcam_limit
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import ipaddress
 import re
 from typing import Any
 
-from fake_device import ConfigCli, FakeConnection, FakeSwitch, Grammar, Node, Refused, Rule
+from fake_device import ConfigCli, FakeConnection, FakeSwitch, Grammar, Node, Refused, Rule, block, checked_addresses
 
 NET = r"(?P<net>\S+)"
 _PFX = rf"(?P<id>(ip|ipv6) prefix-list \S+ seq \d+) (permit|deny) {NET}( (ge|le) \d+)*"
@@ -49,12 +50,10 @@ _ADDRESS = r"(any|addrgroup \S+|host \S+|\S+/\d+)"
 _PORTS = r"( (eq \d+|range \d+ \d+))?"
 _ENTRY = rf"(\d+ )?(permit|deny) (ip|tcp|udp|sctp|icmp|\d+) {_ADDRESS}{_PORTS} {_ADDRESS}{_PORTS}( established)?( log)?"
 _POLICY_RULES = (
-    Rule("global", r"object-group ip address \S+", "enter", "ogroup"),
-    Rule("global", r"no object-group ip address \S+", "no"),
+    *block("global", r"object-group ip address \S+", "ogroup"),
     Rule("ogroup", r"(no )?(\d+ )?(host \S+|\S+/\d+)", "numbered"),
     Rule("ogroup", r"no \d+", "numbered"),
-    Rule("global", r"ip access-list \S+", "enter", "acl"),
-    Rule("global", r"no ip access-list \S+", "no"),
+    *block("global", r"ip access-list \S+", "acl"),
     Rule("acl", r"(no )?statistics per-entry", "set"),
     Rule("acl", rf"(no )?{_ENTRY}", "numbered"),
     Rule("acl", r"(\d+ )?remark .+", "numbered"),
@@ -72,19 +71,15 @@ RULES = (
     *_route_rules("global"),
     Rule("global", _PFX, "set"),
     Rule("global", r"no (ip|ipv6) prefix-list \S+( seq \d+)?", "no"),
-    Rule("global", r"vrf context \S+", "enter", "vrf"),
-    Rule("global", r"no vrf context \S+", "no"),
+    *block("global", r"vrf context \S+", "vrf"),
     Rule("global", r"router bgp (?P<asn>\d+)", "enter", "bgp"),
     *_route_rules("vrf"),
     Rule("vrf", r"(?P<id>description) .+", "set"),
     Rule("vrf", r"no description", "no"),
     Rule("bgp", r"(?P<id>router-id) \S+", "set"),
-    Rule("bgp", r"neighbor (?P<peer>\S+)", "enter", "nbr"),
-    Rule("bgp", r"no neighbor (?P<peer>\S+)", "no"),
-    Rule("bgp", r"vrf \S+", "enter", "bgp-vrf"),
-    Rule("bgp", r"no vrf \S+", "no"),
-    Rule("bgp-vrf", r"neighbor (?P<peer>\S+)", "enter", "vrf-nbr"),
-    Rule("bgp-vrf", r"no neighbor (?P<peer>\S+)", "no"),
+    *block("bgp", r"neighbor (?P<peer>\S+)", "nbr"),
+    *block("bgp", r"vrf \S+", "bgp-vrf"),
+    *block("bgp-vrf", r"neighbor (?P<peer>\S+)", "vrf-nbr"),
     *_neighbor_rules("nbr", "nbr-af"), *_neighbor_rules("vrf-nbr", "vrf-nbr-af"),
 )
 PROMPTS = {"ogroup": "(config-ipaddr-ogroup)#", "acl": "(config-acl)#", "if": "(config-if)#",
@@ -99,17 +94,7 @@ def invalid(line: str) -> str:
 
 
 def check(tree: Node, rule: Rule, line: str) -> None:
-    match = rule.match(line)
-    assert match is not None
-    groups = match.groupdict()
-    try:
-        if groups.get("net"):
-            ipaddress.ip_network(groups["net"])
-        for name in ("hop", "peer"):
-            if groups.get(name):
-                ipaddress.ip_interface(groups[name])
-    except ValueError:
-        raise Refused(invalid(line)) from None
+    groups = checked_addresses(rule, line, invalid, ipaddress.ip_interface)
     if groups.get("asn") and not tree.find("feature bgp"):
         raise Refused(invalid(line))
 
@@ -167,7 +152,7 @@ class FakeNxos(FakeSwitch):
     def __init__(self, hostname: str, running_config: str, *, tcam_limit: int | None = None) -> None:
         """`tcam_limit`: ACL hardware entries the switch can bind (None: no limit)."""
         super().__init__(hostname, running_config)
-        self.grammar = Grammar(name="nxos", indent=2, rules=RULES, invalid=invalid, check=tcam_check(tcam_limit))
+        self.grammar = dataclasses.replace(GRAMMAR, check=tcam_check(tcam_limit))
         self.checkpoints: dict[str, Node] = {}
         self.clock = 0  # seconds past 11:00:00, for the `!Time:` header line
         self.changed_at = 0

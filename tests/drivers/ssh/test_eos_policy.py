@@ -3,59 +3,31 @@ traffic-policies FI-EGRESS (input) / FI-INGRESS (output) on the pod-facing inter
 
 The rule set is compiled from data/ssh/nxos/policy/cluster/ (shop/web open to shop/api on TCP 80,
 shop/api allowed DNS only); the switch starts as data/ssh/eos/policy/leaf-1.cfg, which holds a hand-made
-ACL, field-set and traffic-policy on the uplink.
+ACL, field-set and traffic-policy on the uplink. What EOS shares with NX-OS (apply and read back, a refused
+line, a hand-made policy on the pod-facing interface) is tested in test_eos_nxos_policy.py.
 """
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
-from typing import Any
 
 import pytest
 from fake_device import hand_made_lines
-from fake_device_eos import UNSUPPORTED, FakeEos
-from fake_device_harness import DATA, driver_on, inventory_for
+from fake_device_eos import FakeEos
+from fake_device_harness import DATA, plan_pod_churn, policy_driver, policy_objects
 
 from drivers.policy.common import RenderError
 from drivers.policy.eos import render_eos, render_eos_members
-from drivers.ssh import cli_common
-from drivers.ssh.eos import EosDriver
-from intent.model import AddressGroup, DeviceObject, PolicyRule
-from intent.policy.compiler import compile_policies
-from intent.policy.placement import device_objects
-from reconciler.files import load_cluster
-
-CLUSTER = DATA / "nxos" / "policy" / "cluster"
-NEW_API_POD = """---
-apiVersion: v1
-kind: Pod
-metadata: {name: api-2, namespace: shop, labels: {app: api}}
-spec: {nodeName: worker-1, containers: [{name: api, image: api}]}
-status: {phase: Running, podIP: 10.244.1.21}
-"""
+from intent.model import AddressGroup, PolicyRule
 
 
-def _objects(cluster: Path = CLUSTER) -> list[DeviceObject]:
-    groups, rules = device_objects(compile_policies(load_cluster(cluster)), "leaf-1")
-    return [*groups, *rules]
-
-
-def _switch(config: str | None = None, **fake: Any) -> FakeEos:
-    return FakeEos("leaf-1", config or (DATA / "eos" / "policy" / "leaf-1.cfg").read_text(encoding="utf-8"), **fake)
-
-
-def _driver(switch: FakeEos, tmp_path: Path) -> EosDriver:
-    spec = {"name": "leaf-1", "role": "leaf", "driver": "eos", "asn": 65101, "management": {"host": "127.0.0.1"},
-            "options": {"policy_interfaces": ["Vlan100"]}}
-    driver = driver_on(switch, inventory_for("eos", switches=[spec]), tmp_path)
-    assert isinstance(driver, EosDriver)
-    return driver
+def _switch() -> FakeEos:
+    return FakeEos("leaf-1", (DATA / "eos" / "policy" / "leaf-1.cfg").read_text(encoding="utf-8"))
 
 
 def test_the_plan_shows_traffic_policy_lines_with_their_provenance(tmp_path: Path) -> None:
-    driver = _driver(_switch(), tmp_path)
-    plan = driver.plan(_objects(), driver.observe())
+    driver = policy_driver(_switch(), tmp_path)
+    plan = driver.plan(policy_objects(), driver.observe())
     by_summary = {c.summary: c for c in plan.changes}
     web = by_summary["ingress accept FI-G-c9f4643a3c -> FI-G-1deef191bf tcp/80"]
     assert [str(p) for p in web.provenance] == ["NetworkPolicy shop/web-from-api .spec.ingress[0].from[0] (ports[0])"]
@@ -75,33 +47,8 @@ def test_the_plan_shows_traffic_policy_lines_with_their_provenance(tmp_path: Pat
     assert drop.native[6:9] == ("      match ipv4-all-default ipv4", "         actions", "            drop")
 
 
-def test_apply_then_observe_equals_desired_and_hand_made_policies_survive(tmp_path: Path) -> None:
-    switch = _switch()
-    hand_made = hand_made_lines(switch.config_text(), 3)
-    assert "traffic-policies > traffic-policy UPLINK-IN > match DROP-SCANNERS ipv4 > actions > drop" in hand_made
-    driver = _driver(switch, tmp_path)
-    wanted = _objects()
-    result = driver.apply(driver.plan(wanted, driver.observe()))
-    assert not result.failed, result.error
-    state = driver.observe()
-    held = {o.key: (cli_common.held_form(o) if isinstance(o, AddressGroup) else o).config() for o in wanted}
-    assert {o.key: o.config() for o in state.objects} == held
-    assert driver.plan(wanted, state).changes == ()
-    assert hand_made_lines(switch.config_text(), 3) == hand_made
-    assert switch.leftovers() == []
-
-
 def test_pod_churn_is_a_field_set_member_change_only(tmp_path: Path) -> None:
-    switch = _switch()
-    driver = _driver(switch, tmp_path)
-    driver.apply(driver.plan(_objects(), driver.observe())).raise_on_error()
-    cluster = tmp_path / "cluster"
-    shutil.copytree(CLUSTER, cluster)
-    (cluster / "api-2.yaml").write_text(NEW_API_POD, encoding="utf-8")
-    wanted = _objects(cluster)
-    plan = driver.plan(wanted, driver.observe())
-    assert [(c.action, c.key) for c in plan.changes] == [
-        ("update", "address-group:leaf-1:FI-G-c9f4643a3c"), ("update", "address-group:leaf-1:FI-ISOLATED-OUT")]
+    driver, wanted, plan = plan_pod_churn(_switch(), tmp_path)
     assert plan.changes[0].native == ("traffic-policies", "   field-set ipv4 prefix FI-G-c9f4643a3c",
                                       "      10.244.1.21/32")
     assert plan.changes[1].native[-1] == "      except 10.244.1.21/32", "the complement follows the isolated group"
@@ -109,22 +56,11 @@ def test_pod_churn_is_a_field_set_member_change_only(tmp_path: Path) -> None:
     assert driver.plan(wanted, driver.observe()).changes == ()
 
 
-def test_a_refused_line_aborts_the_session_and_is_named(tmp_path: Path) -> None:
-    switch = _switch(egress_policies=False)
-    before = switch.config_text()
-    driver = _driver(switch, tmp_path)
-    result = driver.apply(driver.plan(_objects(), driver.observe()))
-    assert result.error == f"leaf-1: the device refused `traffic-policy output FI-INGRESS`: {UNSUPPORTED}"
-    assert result.applied == ()
-    assert switch.config_text() == before, "the session was aborted: running-config never changed"
-    assert switch.leftovers() == []
-
-
 def test_removing_every_policy_leaves_only_the_hand_made_configuration(tmp_path: Path) -> None:
     switch = _switch()
     original = hand_made_lines(switch.config_text(), 3)
-    driver = _driver(switch, tmp_path)
-    driver.apply(driver.plan(_objects(), driver.observe())).raise_on_error()
+    driver = policy_driver(switch, tmp_path)
+    driver.apply(driver.plan(policy_objects(), driver.observe())).raise_on_error()
     driver.apply(driver.plan([], driver.observe())).raise_on_error()
     assert driver.observe().objects == ()
     assert hand_made_lines(switch.config_text(), 3) == original
@@ -132,19 +68,8 @@ def test_removing_every_policy_leaves_only_the_hand_made_configuration(tmp_path:
     assert left == ["traffic-policy FI-EGRESS", "traffic-policy FI-INGRESS"], "emptied, unapplied policies stay"
 
 
-def test_a_hand_made_traffic_policy_on_the_pod_interface_is_not_replaced(tmp_path: Path) -> None:
-    config = (DATA / "eos" / "policy" / "leaf-1.cfg").read_text(encoding="utf-8").replace(
-        "   description pods of rack 1\n", "   description pods of rack 1\n   traffic-policy input UPLINK-IN\n")
-    switch = _switch(config)
-    driver = _driver(switch, tmp_path)
-    plan = driver.plan(_objects(), driver.observe())
-    assert len(plan.conflicts) == 1 and plan.conflicts[0].startswith("egress drop FI-ISOLATED-OUT -> any any")
-    driver.apply(plan).raise_on_error()
-    assert "   traffic-policy input UPLINK-IN" in switch.config_text().split("interface Vlan100")[1].splitlines()
-
-
 def test_rules_the_platform_cannot_express_are_refused(tmp_path: Path) -> None:
-    driver = _driver(_switch(), tmp_path)
+    driver = policy_driver(_switch(), tmp_path)
     observed = driver.observe()
     sctp = PolicyRule(device="leaf-1", name="FI-R-0000000001", stage="ingress", action="accept", protocol="SCTP",
                       ports=(5000, 5000))
@@ -156,7 +81,7 @@ def test_rules_the_platform_cannot_express_are_refused(tmp_path: Path) -> None:
 
 
 def test_the_pure_renderer_gives_the_whole_rule_set_and_member_edits() -> None:
-    objects = _objects()
+    objects = policy_objects()
     lines = render_eos([o for o in objects if isinstance(o, AddressGroup)],
                        [o for o in objects if isinstance(o, PolicyRule)])
     assert lines[:3] == ["traffic-policies", "   field-set ipv4 prefix FI-G-1deef191bf", "      10.244.1.10/32"]

@@ -3,63 +3,33 @@ FI-INGRESS ACLs bound on the pod-facing interface, all inside the checkpoint tra
 
 The rule set is compiled from data/ssh/nxos/policy/cluster/ (shop/web open to shop/api on TCP 80, shop/api
 allowed DNS only); the switch starts as data/ssh/nxos/policy/leaf-1.cfg, which holds a hand-made
-object-group and ACL bound on the uplink.
+object-group and ACL bound on the uplink. What NX-OS shares with EOS (apply and read back, a refused line,
+a hand-made ACL on the pod-facing interface) is tested in test_eos_nxos_policy.py.
 """
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
-from typing import Any
 
 import pytest
-from fake_device import hand_made_lines
-from fake_device_harness import DATA, driver_on, inventory_for
-from fake_device_nxos import TCAM_FULL, FakeNxos
+from fake_device_harness import DATA, plan_pod_churn, policy_driver, policy_objects
+from fake_device_nxos import FakeNxos
 
 from drivers.policy.common import RenderError
-from drivers.ssh import cli_common, nxos_policy
-from drivers.ssh.nxos import NxosDriver
+from drivers.ssh import nxos_policy
 from intent.errors import DriverError
-from intent.model import AddressGroup, DeviceObject, PolicyRule
-from intent.policy.compiler import compile_policies
-from intent.policy.placement import device_objects
-from reconciler.files import load_cluster
+from intent.model import AddressGroup, PolicyRule
 
 POLICY = DATA / "nxos" / "policy"
-NEW_API_POD = """---
-apiVersion: v1
-kind: Pod
-metadata: {name: api-2, namespace: shop, labels: {app: api}}
-spec: {nodeName: worker-1, containers: [{name: api, image: api}]}
-status: {phase: Running, podIP: 10.244.1.21}
-"""
 
 
-def _objects(cluster: Path = POLICY / "cluster") -> list[DeviceObject]:
-    groups, rules = device_objects(compile_policies(load_cluster(cluster)), "leaf-1")
-    return [*groups, *rules]
-
-
-def _switch(config: str | None = None, **fake: Any) -> FakeNxos:
-    return FakeNxos("leaf-1", config or (POLICY / "leaf-1.cfg").read_text(encoding="utf-8"), **fake)
-
-
-def _driver(switch: FakeNxos, tmp_path: Path, **options: Any) -> NxosDriver:
-    switch_spec = {"name": "leaf-1", "role": "leaf", "driver": "nxos", "asn": 65101,
-                   "management": {"host": "127.0.0.1"}, "options": {"policy_interfaces": ["Vlan100"], **options}}
-    driver = driver_on(switch, inventory_for("nxos", switches=[switch_spec]), tmp_path)
-    assert isinstance(driver, NxosDriver)
-    return driver
-
-
-def _held(objects: list[DeviceObject]) -> dict[str, dict[str, Any]]:
-    return {o.key: (cli_common.held_form(o) if isinstance(o, AddressGroup) else o).config() for o in objects}
+def _switch() -> FakeNxos:
+    return FakeNxos("leaf-1", (POLICY / "leaf-1.cfg").read_text(encoding="utf-8"))
 
 
 def test_the_plan_shows_native_acl_lines_with_their_provenance(tmp_path: Path) -> None:
-    driver = _driver(_switch(), tmp_path)
-    plan = driver.plan(_objects(), driver.observe())
+    driver = policy_driver(_switch(), tmp_path)
+    plan = driver.plan(policy_objects(), driver.observe())
     by_summary = {c.summary: c for c in plan.changes}
     web = by_summary["ingress accept FI-G-c9f4643a3c -> FI-G-1deef191bf tcp/80"]
     assert [str(p) for p in web.provenance] == ["NetworkPolicy shop/web-from-api .spec.ingress[0].from[0] (ports[0])"]
@@ -77,58 +47,23 @@ def test_the_plan_shows_native_acl_lines_with_their_provenance(tmp_path: Path) -
     assert plan.changes[-1].native[-2:] == ("interface Vlan100", "  ip access-group FI-INGRESS out")
 
 
-def test_apply_then_observe_equals_desired_and_hand_made_acls_survive(tmp_path: Path) -> None:
-    switch = _switch()
-    hand_made = hand_made_lines(switch.config_text(), 2)
-    assert "ip access-list MGMT-ONLY > 10 permit tcp addrgroup MGMT-STATIONS any eq 22" in hand_made
-    driver = _driver(switch, tmp_path)
-    wanted = _objects()
-    result = driver.apply(driver.plan(wanted, driver.observe()))
-    assert not result.failed, result.error
-    state = driver.observe()
-    assert {o.key: o.config() for o in state.objects} == _held(wanted)
-    assert driver.plan(wanted, state).changes == (), "a second plan is empty"
-    assert hand_made_lines(switch.config_text(), 2) == hand_made
-    assert "  ip access-group FI-EGRESS in" in switch.show_running().splitlines()
-    assert switch.leftovers() == []
-
-
 def test_pod_churn_is_a_member_change_of_its_groups_only(tmp_path: Path) -> None:
     switch = _switch()
-    driver = _driver(switch, tmp_path)
-    driver.apply(driver.plan(_objects(), driver.observe())).raise_on_error()
-    cluster = tmp_path / "cluster"
-    shutil.copytree(POLICY / "cluster", cluster)
-    (cluster / "api-2.yaml").write_text(NEW_API_POD, encoding="utf-8")
-    wanted = _objects(cluster)
-    plan = driver.plan(wanted, driver.observe())
-    assert [(c.action, c.key) for c in plan.changes] == [
-        ("update", "address-group:leaf-1:FI-G-c9f4643a3c"), ("update", "address-group:leaf-1:FI-ISOLATED-OUT")]
+    driver, wanted, plan = plan_pod_churn(switch, tmp_path)
     assert plan.changes[0].details == ("+ 10.244.1.21",)
     assert plan.changes[0].native == ("object-group ip address FI-G-c9f4643a3c", "  host 10.244.1.21")
     driver.apply(plan).raise_on_error()
     assert "  20 host 10.244.1.21" in switch.show_running().splitlines()
     assert driver.plan(wanted, driver.observe()).changes == ()
-    plan = driver.plan(_objects(), driver.observe())  # the pod goes away again
+    plan = driver.plan(policy_objects(), driver.observe())  # the pod goes away again
     assert plan.changes[0].native == ("object-group ip address FI-G-c9f4643a3c", "  no host 10.244.1.21")
-
-
-def test_a_refused_acl_line_rolls_the_checkpoint_back_and_names_the_line(tmp_path: Path) -> None:
-    switch = _switch(tcam_limit=12)  # the hand-made ACL takes 4, FI-EGRESS 5, FI-INGRESS 5
-    before = switch.config_text()
-    driver = _driver(switch, tmp_path)
-    result = driver.apply(driver.plan(_objects(), driver.observe()))
-    assert result.error == f"leaf-1: the device refused `ip access-group FI-INGRESS out`: {TCAM_FULL}"
-    assert result.applied == ()
-    assert switch.config_text() == before, "the checkpoint rollback restored everything"
-    assert switch.leftovers() == []
 
 
 def test_removing_every_policy_removes_every_owned_entry_and_nothing_else(tmp_path: Path) -> None:
     switch = _switch()
     original = switch.config_text()
-    driver = _driver(switch, tmp_path)
-    driver.apply(driver.plan(_objects(), driver.observe())).raise_on_error()
+    driver = policy_driver(switch, tmp_path)
+    driver.apply(driver.plan(policy_objects(), driver.observe())).raise_on_error()
     plan = driver.plan([], driver.observe())
     assert [c.after for c in plan.changes] == [None] * 8
     assert [getattr(c.before, "action", "group") for c in plan.changes][:4] == ["accept", "accept", "drop", "drop"]
@@ -141,8 +76,8 @@ def test_removing_every_policy_removes_every_owned_entry_and_nothing_else(tmp_pa
 
 def test_a_direction_removed_and_added_again_keeps_the_other_directions_reply_mirrors(tmp_path: Path) -> None:
     switch = _switch()
-    driver = _driver(switch, tmp_path)
-    everything = _objects()
+    driver = policy_driver(switch, tmp_path)
+    everything = policy_objects()
     driver.apply(driver.plan(everything, driver.observe())).raise_on_error()
     mirror = "  3276863526 permit udp any eq 53 addrgroup FI-G-c9f4643a3c"  # shop/api's DNS replies
     without_ingress = [o for o in everything if getattr(o, "stage", "egress") == "egress"
@@ -157,22 +92,9 @@ def test_a_direction_removed_and_added_again_keeps_the_other_directions_reply_mi
     assert driver.plan(everything, driver.observe()).changes == ()
 
 
-def test_a_hand_made_acl_on_the_pod_interface_is_not_replaced(tmp_path: Path) -> None:
-    config = (POLICY / "leaf-1.cfg").read_text(encoding="utf-8").replace(
-        "  description pods of rack 1\n", "  description pods of rack 1\n  ip access-group MGMT-ONLY in\n")
-    switch = _switch(config)
-    driver = _driver(switch, tmp_path)
-    plan = driver.plan(_objects(), driver.observe())
-    assert len(plan.conflicts) == 1 and plan.conflicts[0].startswith("egress drop FI-ISOLATED-OUT -> any any")
-    assert "policy-rule:leaf-1:FI-R-2beea7a86d" not in {c.key for c in plan.changes}
-    driver.apply(plan).raise_on_error()
-    assert "  ip access-group MGMT-ONLY in" in switch.show_running().splitlines()
-    assert "  ip access-group FI-EGRESS in" not in switch.show_running().splitlines()
-
-
 def test_rules_the_platform_cannot_express_are_refused_before_anything_is_sent(tmp_path: Path) -> None:
     switch = _switch()
-    driver = _driver(switch, tmp_path)
+    driver = policy_driver(switch, tmp_path)
     observed = driver.observe()
     sctp = PolicyRule(device="leaf-1", name="FI-R-0000000001", stage="ingress", action="accept", src=None,
                       dst=None, protocol="SCTP", ports=(5000, 5000))
@@ -181,21 +103,21 @@ def test_rules_the_platform_cannot_express_are_refused_before_anything_is_sent(t
     v6 = AddressGroup(device="leaf-1", name="FI-G-6", description="pods", addresses=("fd00::1",))
     with pytest.raises(RenderError, match="address group FI-G-6: .* IPv4 only; the group has IPv6 members"):
         driver.plan([v6], observed)
-    unbound = _driver(switch, tmp_path, policy_interfaces=[])
+    unbound = policy_driver(switch, tmp_path, policy_interfaces=[])
     with pytest.raises(DriverError, match="set the switch option `policy_interfaces`"):
-        unbound.plan(_objects(), observed)
+        unbound.plan(policy_objects(), observed)
     with pytest.raises(DriverError, match="option policy_interfaces must be a list"):
-        _driver(switch, tmp_path, policy_interfaces="Vlan100")
+        policy_driver(switch, tmp_path, policy_interfaces="Vlan100")
     assert [e for e in switch.log if "send_config_set" in e] == []
 
 
 def test_rules_whose_entries_would_share_a_sequence_number_are_refused(tmp_path: Path) -> None:
-    rules = [r for r in _objects() if isinstance(r, PolicyRule)]
+    rules = [r for r in policy_objects() if isinstance(r, PolicyRule)]
     assert nxos_policy.sequence_clashes(rules) == []
     # two names whose hashes land on the same accept slot (found by search: about 1 in 2e9 per pair)
     first, second = (rules[0].model_copy(update={"name": n}) for n in ("FI-R-0000004967", "FI-R-0000008fe7"))
     assert nxos_policy.accept_seq(first) == nxos_policy.accept_seq(second)
     assert nxos_policy.sequence_clashes([first, second]) == ["FI-R-0000004967 and FI-R-0000008fe7 (sequence 345514943)"]
-    driver = _driver(_switch(), tmp_path)
+    driver = policy_driver(_switch(), tmp_path)
     with pytest.raises(DriverError, match="would share an ACL sequence number"):
         driver.plan([first, second], driver.observe())
