@@ -9,14 +9,12 @@ driver only stages: Apstra's own uncommitted diff is then the dry run, for revie
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
 import httpx
 
-from drivers.base import Capabilities, Driver
-from drivers.rest.access import controller_options, login_credentials, read_secret, rest_settings
+from drivers.base import Capabilities
 from drivers.rest.apstra_steps import Step, inverse_step, step_for
 from drivers.rest.apstra_translate import (
     DEFAULT_VRF,
@@ -28,7 +26,8 @@ from drivers.rest.apstra_translate import (
     revision_of,
     vrf_from_zone,
 )
-from drivers.rest.http import ControllerError, RestClient, status_error
+from drivers.rest.controller import ControllerDriver, LoginAuth
+from drivers.rest.http import ControllerError
 from intent.errors import ApplyError, DeviceUnreachableError, DriverError, FabricIntentError
 from intent.model import DeviceObject, Vrf
 from intent.plan import Change, DevicePlan, FabricState
@@ -37,35 +36,23 @@ log = logging.getLogger("fabric_intent.drivers.apstra")
 FINAL_TASK_STATES = ("succeeded", "failed", "timeout")
 
 
-class ApstraAuth:
+class ApstraAuth(LoginAuth):
     """`POST /api/aaa/login` -> token, sent as the `AuthToken` header; a 401 means log in again."""
 
-    def __init__(self, username: str, password: Callable[[], str], controller: str) -> None:
-        self.username, self._password, self.controller = username, password, controller
-        self._secrets: list[str] = []
-
     def login(self, client: httpx.Client) -> None:
-        password = self._password()
-        self._secrets.append(password)
+        password = self.password()
         client.headers.pop("AuthToken", None)
         response = client.post("/api/aaa/login", json={"username": self.username, "password": password})
-        if response.status_code not in (200, 201):
-            raise status_error(self.controller, "POST /api/aaa/login", response, self.secrets())
+        self.check_login(response, "POST /api/aaa/login")
         token = str(response.json().get("token", ""))
-        self._secrets.append(token)
+        self.keep(token)
         client.headers["AuthToken"] = token
 
     def is_expired(self, response: httpx.Response) -> bool:
         return response.status_code == 401
 
-    def refresh_due(self) -> bool:
-        return False
 
-    def secrets(self) -> tuple[str, ...]:
-        return tuple(s for s in self._secrets if s)
-
-
-class ApstraDriver(Driver):
+class ApstraDriver(ControllerDriver):
     """A blueprint on an Apstra server."""
 
     name: ClassVar[str] = "apstra"
@@ -74,18 +61,11 @@ class ApstraDriver(Driver):
         description="Juniper Apstra: routing zones, routing policies and connectivity templates in the staging "
                     "blueprint, made live by one deploy")
 
-    def __init__(self, *args: Any, transport: httpx.BaseTransport | None = None,
-                 sleep: Callable[[float], None] = time.sleep, **kwargs: Any) -> None:
-        """`transport` and `sleep` are the seams tests use (a fake Apstra server, no real waiting)."""
-        super().__init__(*args, **kwargs)
-        self.options = controller_options(self.name, self.switch, self.inventory)
+    def read_options(self) -> None:
         self.scope = ApstraScope(device=self.device, blueprint=str(self.options.get("blueprint", self.device)),
                                  cluster=self.inventory.cluster)
-        self.settings = rest_settings(self.options, self.switch, requests_per_second=None)
         self.deploy = bool(self.options.get("deploy", True))
         self.deploy_timeout = float(self.options.get("deploy_timeout", 600))
-        self._transport, self._sleep = transport, sleep
-        self._client: RestClient | None = None
         self.ids: dict[str, str] = {}  # key -> id of an owned object, or name -> id of a routing zone / policy
         self._done: list[Step] = []
         self._new_zones: set[str] = set()
@@ -94,16 +74,8 @@ class ApstraDriver(Driver):
     def base(self) -> str:
         return f"/api/blueprints/{self.scope.blueprint}"
 
-    @property
-    def client(self) -> RestClient:
-        """The controller session, made on first use (building a driver does no I/O)."""
-        if self._client is None:
-            creds = login_credentials(self.switch, self.options)
-            assert creds.username is not None and creds.password is not None
-            ref = creds.password
-            auth = ApstraAuth(creds.username, lambda: read_secret(ref, self.base_dir, self.device), self.device)
-            self._client = RestClient(self.device, self.settings, auth, transport=self._transport, sleep=self._sleep)
-        return self._client
+    def login_auth(self, username: str, password: Callable[[], str]) -> ApstraAuth:
+        return ApstraAuth(username, password, self.device)
 
     def _get(self, path: str, params: Mapping[str, str] | None = None) -> dict[str, Any]:
         response = self.client.request("GET", f"{self.base}{path}", params=params, ok=(200,))

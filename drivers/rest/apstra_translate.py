@@ -24,6 +24,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from drivers.rest.refusals import refuse_bgp_password, refuse_sequence_numbers
 from intent.errors import DriverError
 from intent.model import OWNER, BgpPeering, DeviceObject, PrefixList, PrefixListEntry, StaticRoute, Vrf, ip_text
 
@@ -146,12 +147,9 @@ def _name(names: Mapping[str, str], ident: Any, what: str, scope: ApstraScope) -
 
 
 def check_supported(obj: DeviceObject, scope: ApstraScope) -> None:
-    if isinstance(obj, BgpPeering) and obj.authenticated:
-        raise DriverError(f"{scope.device}: bgp neighbor {ip_text(obj.neighbor)} asks for a password; the apstra "
-                          "driver does not set BGP passwords")
-    if isinstance(obj, PrefixList) and any(e.seq != 10 * (i + 1) for i, e in enumerate(obj.entries)):
-        raise DriverError(f"{scope.device}: prefix-list {obj.name} is numbered other than 10, 20, 30...; Apstra "
-                          "routing policies keep entries in order without sequence numbers")
+    """Refuse what Apstra cannot hold as asked (an authenticated session, renumbered prefix-list entries)."""
+    refuse_bgp_password(obj, scope.device, "apstra")
+    refuse_sequence_numbers(obj, scope.device, "Apstra routing policies")
 
 
 def revision_of(objects: Iterable[Mapping[str, Any]]) -> str:

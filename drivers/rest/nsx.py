@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import base64
 import logging
-import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
 import httpx
 
-from drivers.base import Capabilities, Driver
-from drivers.rest.access import controller_options, login_credentials, read_secret, rest_settings
-from drivers.rest.http import ControllerError, RestClient, status_error
+from drivers.base import Capabilities
+from drivers.rest.controller import ControllerDriver, LoginAuth
+from drivers.rest.http import ControllerError
 from drivers.rest.nsx_policy import (
     DOMAIN,
     body_for,
@@ -55,43 +54,35 @@ log = logging.getLogger("fabric_intent.drivers.nsx")
 REQUESTS_PER_SECOND = 100.0  # NSX's default client_api_rate_limit per client
 
 
-class NsxAuth:
+class NsxAuth(LoginAuth):
     """Session auth (`POST /api/session/create`, JSESSIONID cookie + X-XSRF-TOKEN) or HTTP basic auth."""
 
     def __init__(self, username: str, password: Callable[[], str], *, mode: str = "session",
                  controller: str = "nsx") -> None:
         if mode not in ("session", "basic"):
             raise DriverError(f"{controller}: option 'auth' must be 'session' or 'basic', not {mode!r}")
-        self.username, self._password, self.mode, self.controller = username, password, mode, controller
-        self._secrets: list[str] = []
+        super().__init__(username, password, controller)
+        self.mode = mode
 
     def login(self, client: httpx.Client) -> None:
-        password = self._password()
-        self._secrets.append(password)
+        password = self.password()
         if self.mode == "basic":
             token = base64.b64encode(f"{self.username}:{password}".encode()).decode()
-            self._secrets.append(token)
+            self.keep(token)
             client.headers["Authorization"] = f"Basic {token}"
             return
         client.headers.pop("X-XSRF-TOKEN", None)
         response = client.post("/api/session/create", data={"j_username": self.username, "j_password": password})
-        if response.status_code not in (200, 201):
-            raise status_error(self.controller, "POST /api/session/create (login)", response, self.secrets())
+        self.check_login(response, "POST /api/session/create (login)")
         xsrf = response.headers.get("x-xsrf-token", "")
-        self._secrets += [xsrf, *client.cookies.values()]
+        self.keep(xsrf, *client.cookies.values())
         client.headers["X-XSRF-TOKEN"] = xsrf
 
     def is_expired(self, response: httpx.Response) -> bool:
         return response.status_code in (401, 403)  # session timed out, or a bad XSRF token (403, error 98)
 
-    def refresh_due(self) -> bool:
-        return False
 
-    def secrets(self) -> tuple[str, ...]:
-        return tuple(s for s in self._secrets if s)
-
-
-class NsxDriver(Driver):
+class NsxDriver(ControllerDriver):
     """A Tier-0 gateway on an NSX-T Policy manager."""
 
     name: ClassVar[str] = "nsx"
@@ -101,18 +92,13 @@ class NsxDriver(Driver):
         description="VMware NSX-T Policy API: Tier-0 routes, prefix lists, BGP neighbours, VRF gateways, "
                     "distributed-firewall groups and rules (one hierarchical PATCH per plan)")
 
-    def __init__(self, *args: Any, transport: httpx.BaseTransport | None = None,
-                 sleep: Callable[[float], None] = time.sleep, **kwargs: Any) -> None:
-        """`transport` and `sleep` are the seams tests use (a fake NSX manager, no real waiting)."""
-        super().__init__(*args, **kwargs)
-        self.options = controller_options(self.name, self.switch, self.inventory)
+    requests_per_second: ClassVar[float | None] = REQUESTS_PER_SECOND
+
+    def read_options(self) -> None:
         self.scope = NsxScope(device=self.device, gateway=str(self.options.get("gateway", self.device)),
                               locale_service=str(self.options.get("locale_service", "default")),
                               cluster=self.inventory.cluster)
-        self.settings = rest_settings(self.options, self.switch, requests_per_second=REQUESTS_PER_SECOND)
         self.realization_timeout = float(self.options.get("realization_timeout", 60))
-        self._transport, self._sleep = transport, sleep
-        self._client: RestClient | None = None
         self._places: dict[str, Place] = {}  # key -> where an observed owned object sits
         self._local_as: int | None = None
         self._writes: list[Write] = []
@@ -122,18 +108,8 @@ class NsxDriver(Driver):
         self._policy_exists = False
 
     # -- connection ------------------------------------------------------------------------------
-    @property
-    def client(self) -> RestClient:
-        """The controller session, made on first use (building a driver does no I/O)."""
-        if self._client is None:
-            creds = login_credentials(self.switch, self.options)
-            assert creds.username is not None and creds.password is not None
-            ref = creds.password
-            auth = NsxAuth(creds.username, lambda: read_secret(ref, self.base_dir, self.device),
-                           mode=str(self.options.get("auth", "session")), controller=self.device)
-            self._client = RestClient(self.device, self.settings, auth, transport=self._transport,
-                                      sleep=self._sleep)
-        return self._client
+    def login_auth(self, username: str, password: Callable[[], str]) -> NsxAuth:
+        return NsxAuth(username, password, mode=str(self.options.get("auth", "session")), controller=self.device)
 
     def _get(self, path: str, *, missing_ok: bool = False) -> dict[str, Any] | None:
         response = self.client.request("GET", f"{POLICY}{path}", ok=(200, 404) if missing_ok else (200,))

@@ -21,6 +21,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from drivers.rest.refusals import refuse_bgp_password, refuse_sequence_numbers
 from intent.errors import DriverError
 from intent.model import OWNER, BgpPeering, DeviceObject, PrefixList, PrefixListEntry, StaticRoute, Vrf, ip_text
 
@@ -145,12 +146,8 @@ def _prefix_config(entry: PrefixListEntry) -> Body:
 
 def check_supported(obj: DeviceObject, scope: NsxScope, local_as: int | None) -> None:
     """Refuse what NSX cannot hold as asked (an authenticated session, a per-neighbour local AS)."""
-    if isinstance(obj, BgpPeering) and obj.authenticated:
-        raise DriverError(f"{scope.device}: bgp neighbor {ip_text(obj.neighbor)} asks for a password; the nsx driver "
-                          "does not set BGP passwords (NSX never reads them back, so drift would go unseen)")
-    if isinstance(obj, PrefixList) and any(e.seq != 10 * (i + 1) for i, e in enumerate(obj.entries)):
-        raise DriverError(f"{scope.device}: prefix-list {obj.name} is numbered other than 10, 20, 30...; NSX "
-                          "prefix lists keep entries in order without sequence numbers")
+    refuse_bgp_password(obj, scope.device, "nsx", " (NSX never reads them back, so drift would go unseen)")
+    refuse_sequence_numbers(obj, scope.device, "NSX prefix lists")
     if isinstance(obj, BgpPeering) and obj.local_as is not None and obj.local_as != local_as:
         raise DriverError(f"{scope.device}: bgp neighbor {ip_text(obj.neighbor)} wants local AS {obj.local_as}, but "
                           f"NSX takes the local AS from Tier-0 {scope.gateway} BGP ({local_as})")

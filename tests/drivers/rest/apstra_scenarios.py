@@ -6,60 +6,25 @@ Record again after changing the driver or the fake: `python tests/drivers/rest/a
 
 from __future__ import annotations
 
-import shutil
-import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import httpx
-import yaml
+from controller_scenarios import DATA, Scenario, fixture_driver, observe, plan, plan_and_apply, plan_and_try, record
 
-HERE = Path(__file__).resolve().parent
-sys.path[:0] = [str(HERE.parent)]
+from drivers.rest.apstra import ApstraDriver
 
-from driver_harness import DATA, desired  # noqa: E402
+__all__ = ["make_driver", "observe", "plan", "plan_and_apply", "plan_and_try"]
 
-from drivers.base import ApplyResult  # noqa: E402
-from drivers.rest.apstra import ApstraDriver  # noqa: E402
-from drivers.rest.cassette import RecordingTransport  # noqa: E402
-from intent.inventory import parse_inventory  # noqa: E402
-from intent.plan import DevicePlan  # noqa: E402
-
-CASSETTES = HERE.parent / "data" / "cassettes" / "apstra"
 PASSWORD = "apstra-secret-Passw0rd"
 
 
 def make_driver(root: Path, device: str, transport: httpx.BaseTransport, **options: object) -> ApstraDriver:
     """An apstra driver for `device` (its blueprint) of the contract inventory, its password file in `root`."""
-    shutil.copy(DATA / "apstra" / "fabric.yaml", root / "fabric.yaml")
-    (root / "apstra-password").write_text(PASSWORD + "\n")
-    document = yaml.safe_load((root / "fabric.yaml").read_text())
-    document["drivers"]["apstra"].update(options)
-    inventory = parse_inventory(document, "fabric.yaml")
-    return ApstraDriver(inventory.switch(device), inventory, root, transport=transport, sleep=lambda _s: None)
-
-
-def plan(driver: ApstraDriver) -> DevicePlan:
-    return driver.plan(desired(driver.device), driver.observe())
-
-
-def plan_and_apply(driver: ApstraDriver) -> DevicePlan:
-    made = plan(driver)
-    driver.apply(made).raise_on_error()
-    return made
-
-
-def plan_and_try(driver: ApstraDriver) -> ApplyResult:
-    return driver.apply(plan(driver))
-
-
-def observe(driver: ApstraDriver) -> object:
-    return driver.observe()
+    return fixture_driver(ApstraDriver, root, device, transport, PASSWORD, **options)
 
 
 BP = "/api/blueprints/leaf-1"
-Fault = tuple[str, str, httpx.Response] | None
-SCENARIOS: dict[str, tuple[str, Fault, Callable[[ApstraDriver], object]]] = {
+SCENARIOS: dict[str, Scenario] = {
     "plan-leaf-1": ("blueprint leaf-1: login, reads of routing zones, routing policies and connectivity "
                     "templates from staging, then a plan", None, plan),
     "apply-leaf-1": ("blueprint leaf-1: plan, then apply: re-read (stale check), staging writes in plan order, "
@@ -75,21 +40,15 @@ SCENARIOS: dict[str, tuple[str, Fault, Callable[[ApstraDriver], object]]] = {
 }
 
 
-def record(root: Path) -> None:
+def record_all(root: Path, folder: Path | None = None) -> None:
     from fake_apstra import FakeApstraServer
 
-    for name, (description, fault, run) in SCENARIOS.items():
-        server = FakeApstraServer.load(DATA / "apstra" / "apstra-server.json")
-        if fault is not None:
-            server.fail_next(*fault)
-        recorder = RecordingTransport(server.transport, lambda: (PASSWORD,))
-        run(make_driver(root, "leaf-1", recorder))
-        recorder.cassette("apstra", description).write(CASSETTES / f"{name}.json")
+    record("apstra", SCENARIOS, lambda: FakeApstraServer.load(DATA / "apstra" / "apstra-server.json"), make_driver,
+           root, folder)
 
 
 if __name__ == "__main__":
     import tempfile
 
-    sys.path.insert(0, str(HERE))
-    with tempfile.TemporaryDirectory() as folder:
-        record(Path(folder))
+    with tempfile.TemporaryDirectory() as scratch:
+        record_all(Path(scratch))

@@ -14,10 +14,10 @@ import hashlib
 import json
 import secrets
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import httpx
+from rest.fake_controller import FakeController
 
 Graph = dict[str, dict[str, dict[str, Any]]]  # collection -> id -> object
 COLLECTIONS = ("security-zones", "routing-policies", "templates")
@@ -27,10 +27,14 @@ def apstra_error(status: int, errors: Any) -> httpx.Response:
     return httpx.Response(status, json={"errors": errors})
 
 
-class FakeApstraServer:
+class FakeApstraServer(FakeController):
     USER, PASSWORD = "admin", "apstra-secret-Passw0rd"
+    LOGIN = "/api/aaa/login"
+    STATE = "blueprints"
+    STATE_FILE = "apstra-server.json"
 
     def __init__(self, blueprints: dict[str, Graph]) -> None:
+        super().__init__()
         self.staging: dict[str, Graph] = copy.deepcopy(blueprints)
         self.deployed: dict[str, Graph] = copy.deepcopy(blueprints)
         self.version = dict.fromkeys(blueprints, 1)
@@ -39,42 +43,19 @@ class FakeApstraServer:
         self.tasks: dict[str, dict[str, Any]] = {}
         self.build_errors: dict[str, Any] = {}
         self.task_outcome = "succeeded"
-        self.requests: list[tuple[str, str, Any]] = []
-        self.faults: list[tuple[str, str, Callable[[httpx.Request], httpx.Response]]] = []
-        self.poisoned = False
         self.serial = 0
-        self.transport = httpx.MockTransport(self.handle)
-
-    @classmethod
-    def load(cls, path: Path) -> FakeApstraServer:
-        return cls(json.loads(path.read_text(encoding="utf-8"))["blueprints"])
-
-    def fail_next(self, method: str, path: str, response: httpx.Response, times: int = 1) -> None:
-        self.faults += [(method, path, lambda _r, resp=response: resp)] * times
-
-    def reset_next(self, method: str, path: str, *, after_work: bool) -> None:
-        def drop(request: httpx.Request) -> httpx.Response:
-            if after_work:
-                self._serve(request)
-            raise httpx.ReadError("[Errno 104] Connection reset by peer", request=request)
-        self.faults.append((method, path, drop))
 
     # -- HTTP -------------------------------------------------------------------------------------
-    def handle(self, request: httpx.Request) -> httpx.Response:
-        body = json.loads(request.content) if request.content else None
-        self.requests.append((request.method, request.url.path, body))
-        if self.poisoned:
-            return apstra_error(500, "the fake server was poisoned by the test")
-        for index, (method, path, answer) in enumerate(self.faults):
-            if method == request.method and path == request.url.path:
-                del self.faults[index]
-                return answer(request)
-        return self._serve(request)
+    def _dropped(self, request: httpx.Request) -> httpx.TransportError:
+        return httpx.ReadError("[Errno 104] Connection reset by peer", request=request)
+
+    def _poisoned_answer(self) -> httpx.Response:
+        return apstra_error(500, "the fake server was poisoned by the test")
 
     def _serve(self, request: httpx.Request) -> httpx.Response:
         path, method = request.url.path, request.method
         body = json.loads(request.content) if request.content else None
-        if path == "/api/aaa/login" and method == "POST":
+        if path == self.LOGIN and method == "POST":
             return self._login(body or {})
         if request.headers.get("authtoken") not in self.tokens:
             return apstra_error(401, "Invalid or expired token")
@@ -108,7 +89,8 @@ class FakeApstraServer:
         self.tokens.add(token)
         return httpx.Response(201, json={"token": token, "id": "a4e3c3b2-user-0000-0000-000000000001"})
 
-    def expire_tokens(self) -> None:
+    def expire_sessions(self) -> None:
+        """Every token handed out stops working."""
         self.tokens.clear()
 
     # -- reads ------------------------------------------------------------------------------------
@@ -229,6 +211,3 @@ class FakeApstraServer:
         ok = self.deployed_version[bp] == self.version[bp] or self.task_outcome == "succeeded"
         return httpx.Response(200, json={"state": "success" if ok else "failure",
                                          "version": self.deployed_version[bp], "error": None})
-
-    def writes(self) -> list[tuple[str, str, Any]]:
-        return [r for r in self.requests if r[0] != "GET" and r[1] != "/api/aaa/login"]

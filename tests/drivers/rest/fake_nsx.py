@@ -4,8 +4,7 @@ It answers session create (JSESSIONID cookie + X-XSRF-TOKEN), Policy list calls 
 single GETs, the hierarchical `PATCH /policy/api/v1/infra` (applied whole or not at all, unknown
 properties refused with error 287, dangling references with 500012) and realization status.
 Errors use NSX's body: {"httpStatus", "error_code", "module_name", "error_message"}.
-Faults are queued with `fail_next` (an error response) or `reset_next` (the connection drops,
-before or after the request is worked on).
+Faults, the request log and poisoning come from `FakeController`.
 """
 
 from __future__ import annotations
@@ -13,12 +12,11 @@ from __future__ import annotations
 import copy
 import json
 import secrets
-from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
 import httpx
+from rest.fake_controller import FakeController
 
 POLICY = "/policy/api/v1"
 STATUS_TEXT = {400: "BAD_REQUEST", 401: "UNAUTHORIZED", 403: "FORBIDDEN", 404: "NOT_FOUND", 429: "TOO_MANY_REQUESTS",
@@ -52,53 +50,35 @@ class Refused(Exception):
         self.response = response
 
 
-class FakeNsxManager:
+class FakeNsxManager(FakeController):
     """One NSX manager; `objects` maps policy path -> body (with `_revision`)."""
 
     USER, PASSWORD = "admin", "nsx-secret-Passw0rd"
+    LOGIN = "/api/session/create"
+    STATE = "objects"
+    STATE_FILE = "nsx-manager.json"
 
     def __init__(self, objects: dict[str, dict[str, Any]] | None = None) -> None:
+        super().__init__()
         self.objects: dict[str, dict[str, Any]] = copy.deepcopy(objects or {})
         self.sessions: dict[str, str] = {}  # JSESSIONID -> XSRF token
-        self.requests: list[tuple[str, str, Any]] = []
-        self.faults: list[tuple[str, str, Callable[[httpx.Request], httpx.Response]]] = []
         self.realization = "SUCCESS"
-        self.poisoned = False
         self.clock = 1_700_000_000_000
-        self.transport = httpx.MockTransport(self.handle)
-
-    @classmethod
-    def load(cls, path: Path) -> FakeNsxManager:
-        return cls(json.loads(path.read_text(encoding="utf-8"))["objects"])
-
-    # -- faults ------------------------------------------------------------------------------------
-    def fail_next(self, method: str, path: str, response: httpx.Response, times: int = 1) -> None:
-        self.faults += [(method, path, lambda _r, resp=response: resp)] * times
-
-    def reset_next(self, method: str, path: str, *, after_work: bool) -> None:
-        """The connection drops on the next matching request, before NSX works on it or after."""
-        def drop(request: httpx.Request) -> httpx.Response:
-            if after_work:
-                self._serve(request)
-            raise httpx.RemoteProtocolError("peer closed connection without sending complete message body",
-                                            request=request)
-        self.faults.append((method, path, drop))
 
     # -- HTTP -------------------------------------------------------------------------------------
-    def handle(self, request: httpx.Request) -> httpx.Response:
-        body = json.loads(request.content) if request.content and request.method != "POST" else None
-        self.requests.append((request.method, request.url.path, body))
-        if self.poisoned:
-            return nsx_error(500, 100, "the fake manager was poisoned by the test")
-        for index, (method, path, answer) in enumerate(self.faults):
-            if method == request.method and request.url.path == path:
-                del self.faults[index]
-                return answer(request)
-        return self._serve(request)
+    def _logged_body(self, request: httpx.Request) -> Any:
+        return super()._logged_body(request) if request.method != "POST" else None  # POST: the login form
+
+    def _dropped(self, request: httpx.Request) -> httpx.TransportError:
+        return httpx.RemoteProtocolError("peer closed connection without sending complete message body",
+                                         request=request)
+
+    def _poisoned_answer(self) -> httpx.Response:
+        return nsx_error(500, 100, "the fake manager was poisoned by the test")
 
     def _serve(self, request: httpx.Request) -> httpx.Response:
         path = request.url.path
-        if path == "/api/session/create" and request.method == "POST":
+        if path == self.LOGIN and request.method == "POST":
             return self._login(request)
         if not self._authorized(request):
             return nsx_error(401, 403, "The credentials were incorrect or the account specified has been locked.",
@@ -236,6 +216,3 @@ class FakeNsxManager:
                                                  if (o.get("vrf_config") or {}).get("tier0_path") ==
                                                  f"/infra/tier-0s/{gateway}"]
         return {p: o for p, o in sorted(self.objects.items()) if any(p == r or p.startswith(f"{r}/") for r in roots)}
-
-    def writes(self) -> list[tuple[str, str, Any]]:
-        return [r for r in self.requests if r[0] not in ("GET",) and r[1] != "/api/session/create"]

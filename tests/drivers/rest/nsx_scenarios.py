@@ -7,39 +7,26 @@ Record again after changing the driver or the fake: `python tests/drivers/rest/n
 from __future__ import annotations
 
 import json
-import shutil
-import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import httpx
-import yaml
+from controller_scenarios import DATA, Scenario, fixture_driver, observe, plan, plan_and_apply, plan_and_try, record
 from pydantic import TypeAdapter
 
-HERE = Path(__file__).resolve().parent
-sys.path[:0] = [str(HERE.parent)]
+from drivers.rest.nsx import NsxDriver
+from intent.model import DeviceObject, Realized
+from intent.plan import DevicePlan
 
-from driver_harness import DATA, desired  # noqa: E402
+__all__ = ["make_driver", "observe", "plan", "plan_and_apply", "plan_and_apply_policy", "plan_and_try",
+           "policy_objects"]
 
-from drivers.base import ApplyResult  # noqa: E402
-from drivers.rest.cassette import RecordingTransport  # noqa: E402
-from drivers.rest.nsx import NsxDriver  # noqa: E402
-from intent.inventory import parse_inventory  # noqa: E402
-from intent.model import DeviceObject, Realized  # noqa: E402
-from intent.plan import DevicePlan  # noqa: E402
-
-CASSETTES = HERE.parent / "data" / "cassettes" / "nsx"
 PASSWORD = "nsx-secret-Passw0rd"
 
 
 def make_driver(root: Path, device: str, transport: httpx.BaseTransport) -> NsxDriver:
     """An nsx driver for `device` of the contract inventory, its password file in `root`."""
-    shutil.copy(DATA / "nsx" / "fabric.yaml", root / "fabric.yaml")
-    (root / "nsx-password").write_text(PASSWORD + "\n")
-    document = yaml.safe_load((root / "fabric.yaml").read_text())
-    document["drivers"]["nsx"]["page_size"] = 2  # small pages, so the cassettes show cursor paging
-    inventory = parse_inventory(document, "fabric.yaml")
-    return NsxDriver(inventory.switch(device), inventory, root, transport=transport, sleep=lambda _s: None)
+    return fixture_driver(NsxDriver, root, device, transport, PASSWORD,
+                          page_size=2)  # small pages, so the cassettes show cursor paging
 
 
 def policy_objects() -> list[DeviceObject]:
@@ -48,28 +35,10 @@ def policy_objects() -> list[DeviceObject]:
     return list(TypeAdapter(list[Realized]).validate_python(document["objects"]))
 
 
-def plan(driver: NsxDriver, extra: list[DeviceObject] | None = None) -> DevicePlan:
-    return driver.plan(desired(driver.device) + (extra or []), driver.observe())
-
-
 def plan_and_apply_policy(driver: NsxDriver) -> DevicePlan:
     made = plan(driver, policy_objects())
     driver.apply(made).raise_on_error()
     return made
-
-
-def plan_and_apply(driver: NsxDriver) -> DevicePlan:
-    made = plan(driver)
-    driver.apply(made).raise_on_error()
-    return made
-
-
-def plan_and_try(driver: NsxDriver) -> ApplyResult:
-    return driver.apply(plan(driver))
-
-
-def observe(driver: NsxDriver) -> object:
-    return driver.observe()
 
 
 def _nsx_error(status: int, code: int, message: str, module: str = "Policy", **headers: str) -> httpx.Response:
@@ -79,8 +48,7 @@ def _nsx_error(status: int, code: int, message: str, module: str = "Policy", **h
 
 
 TIER0S, INFRA = "/policy/api/v1/infra/tier-0s", "/policy/api/v1/infra"
-Fault = tuple[str, str, httpx.Response] | None
-SCENARIOS: dict[str, tuple[str, Fault, Callable[[NsxDriver], object]]] = {
+SCENARIOS: dict[str, Scenario] = {
     "plan-leaf-1": ("leaf-1: session login, cursor-paged reads of the Tier-0 and its VRF gateways, then a plan",
                     None, plan),
     "apply-leaf-1": ("leaf-1: plan, then apply: re-read (stale check), one hierarchical PATCH, realization "
@@ -100,22 +68,14 @@ SCENARIOS: dict[str, tuple[str, Fault, Callable[[NsxDriver], object]]] = {
 }
 
 
-def record(root: Path) -> None:
+def record_all(root: Path, folder: Path | None = None) -> None:
     from fake_nsx import FakeNsxManager
 
-    for name, (description, fault, run) in SCENARIOS.items():
-        manager = FakeNsxManager.load(DATA / "nsx" / "nsx-manager.json")
-        if fault is not None:
-            manager.fail_next(*fault)
-        recorder = RecordingTransport(manager.transport, lambda: (PASSWORD,))
-        driver = make_driver(root, "leaf-2" if name.endswith("leaf-2") else "leaf-1", recorder)
-        run(driver)
-        recorder.cassette("nsx", description).write(CASSETTES / f"{name}.json")
+    record("nsx", SCENARIOS, lambda: FakeNsxManager.load(DATA / "nsx" / "nsx-manager.json"), make_driver, root, folder)
 
 
 if __name__ == "__main__":
     import tempfile
 
-    sys.path.insert(0, str(HERE))
-    with tempfile.TemporaryDirectory() as folder:
-        record(Path(folder))
+    with tempfile.TemporaryDirectory() as scratch:
+        record_all(Path(scratch))

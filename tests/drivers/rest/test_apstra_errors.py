@@ -6,15 +6,14 @@ import json
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from apstra_scenarios import make_driver
 from driver_harness import DATA, desired
 from fake_apstra import FakeApstraServer, apstra_error
 
 from drivers.rest.apstra import ApstraDriver
-from drivers.rest.errors import ControllerBusyError, ControllerError
-from intent.errors import ApplyError, DeviceUnreachableError
+from drivers.rest.errors import ControllerError
+from intent.errors import ApplyError
 
 BP = "/api/blueprints/leaf-1"
 
@@ -36,23 +35,6 @@ def _content(graph: dict[str, Any]) -> str:
     """The staging graph without the ids Apstra chooses (a zone put back gets a new one)."""
     return json.dumps({name: sorted(json.dumps({k: v for k, v in o.items() if k != "id"}, sort_keys=True)
                                     for o in objects.values()) for name, objects in graph.items()}, sort_keys=True)
-
-
-def test_an_expired_token_logs_in_again_once(tmp_path: Path, server: FakeApstraServer) -> None:
-    driver = _driver(tmp_path, server)
-    first = driver.observe()
-    server.expire_tokens()
-    assert driver.observe() == first
-    assert [r[1] for r in server.requests].count("/api/aaa/login") == 2
-
-
-def test_wrong_credentials_give_apstra_text_and_never_the_password(tmp_path: Path, server: FakeApstraServer) -> None:
-    driver = _driver(tmp_path, server)
-    (tmp_path / "apstra-password").write_text("not-the-password\n")
-    with pytest.raises(ControllerError) as info:
-        driver.observe()
-    assert str(info.value) == "leaf-1: POST /api/aaa/login failed with HTTP 401: Invalid credentials"
-    assert "not-the-password" not in str(info.value)
 
 
 def test_a_missing_blueprint_is_named(tmp_path: Path, server: FakeApstraServer) -> None:
@@ -100,33 +82,6 @@ def test_a_failed_deploy_task_is_reported_and_staging_put_back(tmp_path: Path, s
     assert result.error is not None and result.error.startswith("leaf-1: the deploy task task-")
     assert result.error.endswith(" failed: ['leaf-1: commit check failed: syntax error']")
     assert _content(server.staging["leaf-1"]) == before
-
-
-def test_429_waits_as_long_as_retry_after_says(tmp_path: Path, server: FakeApstraServer) -> None:
-    sleeps: list[float] = []
-    server.fail_next("GET", f"{BP}/security-zones",
-                     httpx.Response(429, headers={"Retry-After": "3"}, json={"errors": "Too many requests"}))
-    assert len(_driver(tmp_path, server, sleeps).observe().objects) == 4
-    assert 3.0 in sleeps
-
-
-def test_503_through_every_retry_is_a_busy_error(tmp_path: Path, server: FakeApstraServer) -> None:
-    server.fail_next("GET", f"{BP}/routing-policies", apstra_error(503, "Service unavailable"), times=5)
-    with pytest.raises(ControllerBusyError) as info:
-        _driver(tmp_path, server, []).observe()
-    assert str(info.value) == ("leaf-1: GET /api/blueprints/leaf-1/routing-policies refused with HTTP 503 after 4 "
-                               "retries: Service unavailable")
-    assert info.value.retryable
-
-
-def test_a_timeout_is_unreachable(tmp_path: Path, server: FakeApstraServer) -> None:
-    def slow(request: httpx.Request) -> httpx.Response:
-        raise httpx.ConnectTimeout("timed out", request=request)
-    server.faults += [("GET", BP, slow)] * 5
-    with pytest.raises(DeviceUnreachableError) as info:
-        _driver(tmp_path, server, []).observe()
-    assert str(info.value) == ("leaf-1: GET /api/blueprints/leaf-1 timed out (ConnectTimeout: timed out); "
-                               "controller https://apstra.example.net")
 
 
 def test_connection_reset_mid_staging_undoes_even_the_write_whose_answer_was_lost(

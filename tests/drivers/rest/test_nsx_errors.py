@@ -11,9 +11,9 @@ from driver_harness import DATA, desired
 from fake_nsx import FakeNsxManager, nsx_error
 from nsx_scenarios import make_driver
 
-from drivers.rest.errors import ControllerBusyError, ControllerError
+from drivers.rest.errors import ControllerError
 from drivers.rest.nsx import NsxDriver
-from intent.errors import DeviceUnreachableError, DriverError
+from intent.errors import DriverError
 from intent.model import BgpPeering
 
 INFRA = "/policy/api/v1/infra"
@@ -36,26 +36,6 @@ def _owned(manager: FakeNsxManager) -> dict[str, object]:
     """Owned objects' configuration (metadata such as _revision left out)."""
     return {p: {k: v for k, v in o.items() if not k.startswith("_")} for p, o in manager.under("leaf-1").items()
             if {"scope": "fabric-intent", "tag": "contract"} in (o.get("tags") or [])}
-
-
-def test_an_expired_session_logs_in_again_once(tmp_path: Path, manager: FakeNsxManager) -> None:
-    driver = _driver(tmp_path, manager)
-    first = driver.observe()
-    manager.expire_sessions()
-    assert driver.observe() == first
-    logins = [r for r in manager.requests if r[1] == "/api/session/create"]
-    assert len(logins) == 2
-
-
-def test_wrong_credentials_name_nsx_text_and_never_the_password(tmp_path: Path, manager: FakeNsxManager) -> None:
-    driver = _driver(tmp_path, manager)
-    (tmp_path / "nsx-password").write_text("wrong-password-123\n")
-    with pytest.raises(ControllerError) as info:
-        driver.observe()
-    message = str(info.value)
-    assert message == ("leaf-1: POST /api/session/create (login) failed with HTTP 403: NSX error 403: The credentials "
-                       "were incorrect or the account specified has been locked.")
-    assert "wrong-password-123" not in message
 
 
 def test_a_refused_patch_carries_nsx_error_body_and_changes_nothing(tmp_path: Path, manager: FakeNsxManager) -> None:
@@ -88,38 +68,6 @@ def test_a_404_on_a_read_carries_nsx_text(tmp_path: Path, manager: FakeNsxManage
     assert str(info.value) == ("leaf-1: GET /policy/api/v1/infra/tier-0s/leaf-1/static-routes failed with HTTP 404: "
                                "NSX error 500012: The path=[/infra/tier-0s/leaf-1] is invalid")
     assert info.value.status == 404 and not info.value.retryable
-
-
-def test_429_waits_as_long_as_retry_after_says(tmp_path: Path, manager: FakeNsxManager) -> None:
-    sleeps: list[float] = []
-    throttled = httpx.Response(429, headers={"Retry-After": "7"}, json={
-        "httpStatus": "TOO_MANY_REQUESTS", "error_code": 102, "module_name": "common-services",
-        "error_message": "Client 'admin' exceeded request rate of 100 per second."})
-    manager.fail_next("GET", TIER0S, throttled)
-    state = _driver(tmp_path, manager, sleeps).observe()
-    assert len(state.objects) == 4
-    assert 7.0 in sleeps
-
-
-def test_503_through_every_retry_is_a_busy_error(tmp_path: Path, manager: FakeNsxManager) -> None:
-    busy = nsx_error(503, 503, "Service Unavailable: the API concurrency limit of 40 was reached.", "common-services")
-    manager.fail_next("GET", TIER0S, busy, times=5)
-    with pytest.raises(ControllerBusyError) as info:
-        _driver(tmp_path, manager, []).observe()
-    assert info.value.retryable
-    assert str(info.value) == ("leaf-1: GET /policy/api/v1/infra/tier-0s refused with HTTP 503 after 4 retries: "
-                               "NSX error 503: Service Unavailable: the API concurrency limit of 40 was reached.")
-
-
-def test_a_timeout_is_unreachable_and_retryable(tmp_path: Path, manager: FakeNsxManager) -> None:
-    def slow(request: httpx.Request) -> httpx.Response:
-        raise httpx.ReadTimeout("timed out", request=request)
-    manager.faults += [("GET", TIER0S, slow)] * 5
-    with pytest.raises(DeviceUnreachableError) as info:
-        _driver(tmp_path, manager, []).observe()
-    assert info.value.retryable
-    assert str(info.value) == ("leaf-1: GET /policy/api/v1/infra/tier-0s timed out (ReadTimeout: timed out); "
-                               "controller https://nsx.example.net")
 
 
 def test_connection_reset_after_nsx_applied_the_patch_is_undone(tmp_path: Path, manager: FakeNsxManager) -> None:
