@@ -47,6 +47,7 @@ class ApplyResult(BaseModel):
     not_applied: tuple[str, ...] = ()  # keys of changes that are not (refused or rolled back)
     revision: str | None = None  # device revision after apply
     error: str | None = None
+    device_output: str = ""  # what the device itself reported (e.g. an EOS session diff), secrets removed
 
     @property
     def failed(self) -> bool:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import difflib
 import json
 import sys
+import textwrap
 from pathlib import Path
 from typing import Annotated
 
@@ -122,6 +123,9 @@ def apply(fabric: FabricOpt,
         return 1
     results = fab.apply(result, progress=lambda device, message: _err(f"{device}: {message}"),
                         allow_mass_delete=allow_mass_delete)
+    for r in results:
+        if r.device_output.strip():
+            _err(f"{r.device}: the device reports:\n" + textwrap.indent(r.device_output.rstrip(), "    "))
     failed = [r for r in results if r.failed]
     applied = sum(len(r.applied) for r in results)
     typer.echo(f"Apply {'failed' if failed else 'complete'}: {applied} change(s) applied on "

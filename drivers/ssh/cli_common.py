@@ -273,7 +273,7 @@ class CliDriver(Driver):
             result = super().apply(device_plan)
         if self.last_output:
             log.info("%s: %s", self.device, self.last_output)
-        return result
+        return result.model_copy(update={"device_output": self.last_output})
 
     def lines_of(self, changes: Sequence[Change]) -> list[str]:
         return [line for change in changes for line in change.native]

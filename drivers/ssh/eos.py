@@ -1,7 +1,7 @@
 """Arista EOS over SSH (netmiko `arista_eos`), all-or-nothing through a configuration session.
 
-Apply: `configure session fi-<id>`, the plan's lines, `show session-config diffs` (kept as the
-driver's `last_output` and logged), then `commit` — or, with the `commit_timer` option, `commit timer
+Apply: `configure session fi-<id>`, the plan's lines, `show session-config diffs` (returned as the
+result's `device_output` and logged), then `commit` — or, with the `commit_timer` option, `commit timer
 hh:mm:ss`, a read-back over the same connection, and `configure session fi-<id> commit` to confirm
 (EOS rolls the change back by itself when the timer runs out unconfirmed). A refused line or a failed
 commit ends in `abort`: the running configuration was never touched.

@@ -39,8 +39,9 @@ def test_apply_goes_through_a_session_and_keeps_its_diff(tmp_path: Path, caplog:
     assert not result.failed
     session = next(c for c in _commands(switch) if c.startswith("configure session "))
     assert _commands(switch)[-3:] == ["show session-config diffs", "commit", "show running-config"]
-    assert driver.last_output.startswith("--- system:/running-config\n+++ session:/fi-")
-    assert "+ip route 10.244.7.0/24 192.168.1.17 tag 64512 name fabric-intent" in driver.last_output
+    assert result.device_output == driver.last_output
+    assert result.device_output.startswith("--- system:/running-config\n+++ session:/fi-")
+    assert "+ip route 10.244.7.0/24 192.168.1.17 tag 64512 name fabric-intent" in result.device_output
     assert "+ip route 10.244.7.0/24" in caplog.text
     assert switch.leftovers() == [] and session.split()[-1] not in switch.sessions
 
