@@ -13,11 +13,13 @@ switch's namespace. Between runs the routes are withdrawn and the kernel checked
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import statistics
 import sys
 import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -29,14 +31,17 @@ from drivers.ssh.frr_render import static_route
 from drivers.ssh.session import open_connection
 from intent.inventory import parse_inventory
 from intent.model import StaticRoute
+from intent.plan import DevicePlan
 
 PREFIX = "10.250."
 
 
 def routes(count: int) -> list[StaticRoute]:
     """`count` /32 routes via a host on the switch's node-facing subnet, so the kernel installs them."""
-    return [StaticRoute(device="bench-leaf", vrf="default", prefix=f"10.250.{i // 250}.{i % 250}/32",  # type: ignore[arg-type]
-                        next_hop="192.168.1.2", tag=64512) for i in range(count)]  # type: ignore[arg-type]
+    hop = ipaddress.ip_address("192.168.1.2")
+    prefixes = (ipaddress.ip_network(f"{PREFIX}{i // 250}.{i % 250}/32") for i in range(count))
+    return [StaticRoute(device="bench-leaf", vrf="default", prefix=prefix, next_hop=hop, tag=64512)
+            for prefix in prefixes]
 
 
 def in_kernel(access: Any) -> int:
@@ -60,6 +65,10 @@ def timed(access: Any, count: int, push: Callable[[], object]) -> tuple[float, f
     return returned, wait_kernel(access, count, started)
 
 
+def _apply(driver: FrrDriver, plan: DevicePlan) -> None:
+    driver.apply(plan).raise_on_error()
+
+
 def run(count: int, repeat: int) -> None:
     with tempfile.TemporaryDirectory(prefix="fi-bench-") as tmp, \
             lone_switch("bench-leaf", workdir=Path(tmp)) as access:
@@ -71,7 +80,7 @@ def run(count: int, repeat: int) -> None:
         driver = FrrDriver(switch, inventory, Path(tmp))
         for _ in range(repeat):
             plan = driver.plan(wanted, driver.observe())
-            figures["apply"].append(timed(access, count, lambda plan=plan: driver.apply(plan).raise_on_error()))
+            figures["apply"].append(timed(access, count, partial(_apply, driver, plan)))
             driver.apply(driver.plan([], driver.observe())).raise_on_error()
             wait_kernel(access, 0, time.perf_counter())
         session = open_connection(switch, inventory, Path(tmp), device_type="cisco_ios")
