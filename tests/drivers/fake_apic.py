@@ -76,7 +76,8 @@ def rn_of(cls: str, attrs: dict[str, str]) -> str:
 class FakeApic:
     """The APIC's managed object tree in memory, behind an httpx transport."""
 
-    def __init__(self, *, username: str = "admin", password: str = "apic-secret", refresh_timeout: int = 600) -> None:
+    def __init__(self, *, username: str = "admin", password: str = "fake-apic-password",
+                 refresh_timeout: int = 600) -> None:
         self.username, self.password, self.refresh_timeout = username, password, refresh_timeout
         self.mos: Store = {"uni": ("polUni", {})}
         self.tokens: set[str] = set()

@@ -28,7 +28,7 @@ class AciHarness:
         self.root = tmp_path / "aci"
         self.root.mkdir()
         shutil.copy(DATA / "aci" / "fabric.yaml", self.root / "fabric.yaml")
-        (self.root / "apic-password").write_text("apic-secret\n")
+        (self.root / "apic-password").write_text("fake-apic-password\n")
         self.inventory: FabricInventory = parse_inventory(yaml.safe_load((self.root / "fabric.yaml").read_text()),
                                                           "fabric.yaml")
         self.apic = FakeApic()

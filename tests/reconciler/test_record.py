@@ -29,7 +29,7 @@ def fabric(tmp_path: Path) -> Path:
                                "l3out": "k8s-default",
                                "credentials": {"username": "admin", "password": {"file": "apic-password"}}}}
     (tmp_path / "fabric.yaml").write_text(yaml.safe_dump(data))
-    (tmp_path / "apic-password").write_text("apic-secret\n")
+    (tmp_path / "apic-password").write_text("fake-apic-password\n")
     return tmp_path / "fabric.yaml"
 
 
@@ -46,7 +46,7 @@ def test_recording_an_observe_writes_the_reads_with_secrets_scrubbed(fabric: Pat
     paths = [e.request.path for e in cassette.exchanges]
     assert paths[0] == "/api/aaaLogin.json" and len(paths) == 6  # login, node subtree, peers, three class reads
     text = cassette.dumps()
-    assert "apic-secret" not in text and not any(token in text for token in apic.tokens)
+    assert "fake-apic-password" not in text and not any(token in text for token in apic.tokens)
     assert cassette.controller == "aci" and cassette.description == "aci leaf-a1: observe"
 
 

@@ -15,7 +15,7 @@ from drivers.rest.apstra import ApstraDriver
 
 __all__ = ["make_driver", "observe", "plan", "plan_and_apply", "plan_and_try"]
 
-PASSWORD = "apstra-secret-Passw0rd"
+PASSWORD = "fake-apstra-Passw0rd"
 
 
 def make_driver(root: Path, device: str, transport: httpx.BaseTransport, **options: object) -> ApstraDriver:

@@ -16,7 +16,7 @@ from drivers.rest.aci import AciDriver
 from intent.inventory import FabricInventory, parse_inventory
 
 CONTRACT = Path(__file__).resolve().parent.parent / "data" / "contract" / "aci"
-PASSWORD = "apic-secret"
+PASSWORD = "fake-apic-password"
 
 
 @pytest.fixture

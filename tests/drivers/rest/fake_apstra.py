@@ -28,7 +28,7 @@ def apstra_error(status: int, errors: Any) -> httpx.Response:
 
 
 class FakeApstraServer(FakeController):
-    USER, PASSWORD = "admin", "apstra-secret-Passw0rd"
+    USER, PASSWORD = "admin", "fake-apstra-Passw0rd"
     LOGIN = "/api/aaa/login"
     STATE = "blueprints"
     STATE_FILE = "apstra-server.json"

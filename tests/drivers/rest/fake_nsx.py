@@ -53,7 +53,7 @@ class Refused(Exception):
 class FakeNsxManager(FakeController):
     """One NSX manager; `objects` maps policy path -> body (with `_revision`)."""
 
-    USER, PASSWORD = "admin", "nsx-secret-Passw0rd"
+    USER, PASSWORD = "admin", "fake-nsx-Passw0rd"
     LOGIN = "/api/session/create"
     STATE = "objects"
     STATE_FILE = "nsx-manager.json"

@@ -228,7 +228,7 @@ POLICY_SCENARIOS = {"policy-plan-apply-replan", "policy-refused-400"}
 
 def record(name: str, root: Path) -> int:
     description, run, fault, settings = SCENARIOS[name]
-    (root / "apic-password").write_text("wrong-password\n" if name == "login-401" else "apic-secret\n")
+    (root / "apic-password").write_text("wrong-password\n" if name == "login-401" else "fake-apic-password\n")
     apic = FakeApic()
     apic.load(json.loads((DATA / "aci" / "apic-state.json").read_text())["imdata"])
     if name in POLICY_SCENARIOS:
@@ -242,7 +242,7 @@ def record(name: str, root: Path) -> int:
         print(f"{name}: {type(exc).__name__}: {exc}")
     cassette = session.recorder.cassette("aci", description)
     text = cassette.dumps()
-    assert "apic-secret" not in text and not any(token in text for token in apic.tokens), name
+    assert "fake-apic-password" not in text and not any(token in text for token in apic.tokens), name
     cassette.write(OUT / f"{name}.json")
     return len(cassette.exchanges)
 

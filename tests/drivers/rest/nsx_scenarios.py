@@ -20,7 +20,7 @@ from intent.plan import DevicePlan
 __all__ = ["make_driver", "observe", "plan", "plan_and_apply", "plan_and_apply_policy", "plan_and_try",
            "policy_objects"]
 
-PASSWORD = "nsx-secret-Passw0rd"
+PASSWORD = "fake-nsx-Passw0rd"
 
 
 def make_driver(root: Path, device: str, transport: httpx.BaseTransport) -> NsxDriver:

@@ -117,7 +117,7 @@ def test_a_wrong_password_is_a_precise_error_without_the_password(make_aci: AciF
         make_aci(replay.transport).observe()
     assert str(caught.value) == ("leaf-1: POST /api/aaaLogin.json (login) failed with HTTP 401: APIC error 401: "
                                  "Username or password is incorrect - FAILED local authentication")
-    assert caught.value.status == 401 and "apic-secret" not in str(caught.value)
+    assert caught.value.status == 401 and "fake-apic-password" not in str(caught.value)
 
 
 def test_the_token_is_refreshed_past_half_its_refresh_timeout(make_aci: AciFactory) -> None:

@@ -84,7 +84,7 @@ def test_record_scrubs_the_token_of_a_live_server(tmp_path: Path) -> None:
     driver = make_driver(tmp_path, "leaf-1", server.transport)
     driver.observe()
     held = set(driver_secrets(driver))
-    assert "apstra-secret-Passw0rd" in held and held & server.tokens, "record can scrub the password and the token"
+    assert "fake-apstra-Passw0rd" in held and held & server.tokens, "record can scrub the password and the token"
 
 
 def test_replayed_422_undoes_the_staging_writes_and_names_apstra_error(tmp_path: Path) -> None:
